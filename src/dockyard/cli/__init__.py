@@ -1,0 +1,1 @@
+"""The `dockyard` command line: click commands over dockyard.engine."""

@@ -1,0 +1,72 @@
+"""The store's SQLite metadata database: WAL mode, one transaction per change, per-module schemas."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_SCHEMAS: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def register_schema(name: str, ddl: str) -> None:
+    """Declare a module's tables; `ddl` must be idempotent (CREATE ... IF NOT EXISTS)."""
+    _SCHEMAS[name] = ddl
+
+
+class Database:
+    """One connection per Database object; use `transaction()` for every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._conn = conn
+            self._ensure_schemas()
+        return self._conn
+
+    def _ensure_schemas(self) -> None:
+        assert self._conn is not None
+        with _lock:
+            for ddl in _SCHEMAS.values():
+                self._conn.executescript("BEGIN IMMEDIATE;" + ddl + ";COMMIT;")
+
+    def ensure(self) -> None:
+        """Create any tables registered since the connection opened."""
+        self._ensure_schemas() if self._conn is not None else self.conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        return list(self.conn.execute(sql, params))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
