@@ -10,9 +10,11 @@ class Heredoc:
     """One heredoc body attached to a RUN/COPY/ADD line (`<<EOF`, `<<-EOF`, `<<"EOF"`)."""
 
     name: str  # the delimiter word, without quotes or the leading `-`
-    content: str  # the body, each line ending in "\n"; tabs stripped for `<<-`
+    content: str  # the raw body, each line ending in "\n" (as BuildKit: NOT tab-stripped;
+    # use dockyard.dockerfile.heredoc.chomp_heredoc_content when `chomp` is set)
     expand: bool = True  # False when the delimiter was quoted
     chomp: bool = False  # True for `<<-`
+    file_descriptor: int = 0  # N in `N<<EOF`, 0 when absent
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Node:
     heredocs: list[Heredoc] = field(default_factory=list)
     sub: Node | None = None  # the trigger of an ONBUILD
     comments: list[str] = field(default_factory=list)  # comment lines just above it
+    raw_keyword: str = ""  # the keyword as written ("From", "RUN"), for casing checks
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Warning:
     line: int
     short: str = ""  # a short code such as "NoEmptyContinuation"
     url: str = ""
+    detail: str = ""  # a longer explanation ("... will become errors in a future release")
 
 
 @dataclass

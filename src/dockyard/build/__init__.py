@@ -1,0 +1,1 @@
+"""Building images: the build context, cache keys, the stage planner and the step executor."""

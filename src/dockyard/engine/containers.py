@@ -1,0 +1,520 @@
+"""The container engine: ties the store (rootfs), the runtime (runc + conmon) and CNI together."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal as signals
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dockyard.engine import networks as netengine
+from dockyard.errors import Conflict, DockyardError, NotFound
+from dockyard.network.networks import NetworkStore
+from dockyard.network.ports import PortMapping, parse_exposed, parse_publish, resolve_ports
+from dockyard.runtime import bundle, logs, monitor
+from dockyard.runtime.bundle import MountSpec, RunOptions
+from dockyard.runtime.containers import (
+    CREATED,
+    EXITED,
+    REMOVING,
+    RUNNING,
+    Container,
+    ContainerRecords,
+    check_name,
+    now,
+)  # fmt: skip
+from dockyard.runtime.inspect import inspect as inspect_json
+from dockyard.runtime.oci_runtime import OciRuntime
+from dockyard.runtime.requests import RestartPolicy, parse_restart
+from dockyard.runtime.volumes import Volumes
+from dockyard.store.db import Database
+from dockyard.store.locking import file_lock
+
+INIT_BINARIES = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/tini")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    name: str
+    config: dict[str, Any]  # the image config's "config" object (Env, Cmd, ...)
+
+
+class ImageSource(Protocol):
+    """Where root filesystems come from: the store's snapshots (or a test's directory)."""
+
+    def resolve(self, ref: str) -> ImageInfo: ...
+    def prepare(self, key: str, image_id: str) -> None: ...
+    def mount(self, key: str, target: Path) -> None: ...
+    def unmount(self, key: str, target: Path) -> None: ...
+    def remove(self, key: str) -> None: ...
+
+
+class StoreImages:
+    """ImageSource over dockyard.store.Store: snapshots.prepare + mount (overlayfs)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def resolve(self, ref: str) -> ImageInfo:
+        img = self.store.image(ref)
+        return ImageInfo(img.id, ref, dict(img.config_dict().get("config") or {}))
+
+    def prepare(self, key: str, image_id: str) -> None:
+        img = self.store.image(image_id)
+        chain = self.store.snapshots.ensure_unpacked(img)
+        self.store.snapshots.prepare(key, chain)
+
+    def mount(self, key: str, target: Path) -> None:
+        self.store.snapshots.mount(key, target)
+
+    def unmount(self, key: str, target: Path) -> None:
+        self.store.snapshots.unmount(target)
+
+    def remove(self, key: str) -> None:
+        self.store.snapshots.remove(key)
+
+
+@dataclass
+class CreateRequest:
+    """Everything `docker create/run` says, already parsed (see runtime/requests.py)."""
+
+    image: str
+    options: RunOptions = field(default_factory=RunOptions)
+    name: str | None = None
+    publish: list[str] = field(default_factory=list)
+    publish_all: bool = False
+    network: str = "bridge"
+    restart: str | None = None
+    auto_remove: bool = False
+    detach: bool = False
+
+
+def snapshot_key(cid: str) -> str:
+    return f"container-{cid}"
+
+
+class ContainerEngine:
+    """Container operations over one store root; every CLI container command calls only this."""
+
+    def __init__(self, root: Path, runtime: str | None = None, images: ImageSource | None = None) -> None:
+        self.root = Path(root).absolute()
+        if images is None:
+            from dockyard.store import Store
+
+            store = Store(self.root)
+            self.db: Database = store.db
+            images = StoreImages(store)
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.db = Database(self.root / "metadata.db")
+        self.images = images
+        self.records = ContainerRecords(self.db, self.root)
+        self.networks = NetworkStore(self.db, self.root)
+        self.volumes = Volumes(self.db, self.root)
+        self.runtime = OciRuntime.probe(self.root / "runtime" / "runc", runtime)
+
+    # -- helpers -------------------------------------------------------------------------
+    def dir(self, c: Container) -> Path:
+        return self.records.container_dir(c.id)
+
+    @contextmanager
+    def _locked(self, c: Container) -> Iterator[None]:
+        with file_lock(self.root / "containers" / f"{c.id}.lock"):
+            yield
+
+    def get(self, ref: str) -> Container:
+        return self.refresh(self.records.get(ref))
+
+    def _paths(self, c: Container) -> monitor.MonitorPaths:
+        return monitor.MonitorPaths.for_container(self.dir(c))
+
+    # -- create --------------------------------------------------------------------------
+    def create(self, req: CreateRequest) -> Container:
+        info = self.images.resolve(req.image)
+        name = check_name(req.name) if req.name else self.records.random_name()
+        netengine.validate_mode(self.networks, req.network)
+        requested = [m for spec in req.publish for m in parse_publish(spec)]
+        exposed = sorted(set(info.config.get("ExposedPorts") or {}) |
+                         {f"{m.container_port}/{m.protocol}" for m in requested})  # fmt: skip
+        if req.publish_all:
+            have = {(m.container_port, m.protocol) for m in requested}
+            for key in exposed:
+                port, proto = parse_exposed(key)
+                if (port, proto) not in have:
+                    requested.append(PortMapping("", 0, port, proto))
+        if req.network in ("none", "host"):
+            requested = []
+        restart = parse_restart(req.restart)
+        if req.auto_remove and restart.name != "no":
+            raise Conflict("conflicting options: cannot specify both --restart and --rm",
+                           hint="drop one of them")  # fmt: skip
+        opts = req.options
+        for m in opts.mounts:
+            if m.kind == "volume":
+                vol = self.volumes.create(m.name, anonymous=m.name is None)
+                m.name, m.source = vol.name, str(vol.mountpoint)
+        entry = opts.entrypoint if opts.entrypoint is not None else info.config.get("Entrypoint")
+        cmd = opts.command or (None if opts.entrypoint is not None else info.config.get("Cmd"))
+        args = bundle.resolve_args(info.config, opts)
+        cid = self.records.new_id()
+        c = Container(cid, name, req.image, info.id, now(), CREATED, config={
+            "args": args, "entrypoint": list(entry) if entry else None,
+            "cmd": list(cmd) if cmd else None, "image_config": info.config,
+            "options": _opts_json(opts), "network_mode": req.network,
+            "requested_ports": [m.to_json() for m in requested], "exposed": exposed,
+            "publish_all": req.publish_all, "restart": asdict(restart),
+            "auto_remove": req.auto_remove, "detach": req.detach,
+            "hostname": opts.hostname or cid[:12], "labels": dict(opts.labels),
+            "stop_signal": info.config.get("StopSignal") or "SIGTERM",
+            "workdir": opts.workdir or info.config.get("WorkingDir") or "",
+            "runtime": self.runtime.name, "env": [],
+        })  # fmt: skip
+        self.records.insert(c)
+        try:
+            self.dir(c).mkdir(parents=True, exist_ok=True)
+            self.images.prepare(snapshot_key(cid), info.id)
+        except BaseException:
+            self._remove_files(c)
+            raise
+        return c
+
+    # -- start ---------------------------------------------------------------------------
+    def _setup(self, c: Container) -> Path:
+        """Reserve ports, mount the rootfs, attach networks, write /etc files and config.json."""
+        cdir = self.dir(c)
+        requested = [PortMapping.from_json(p) for p in c.config["requested_ports"]]
+        ports = resolve_ports(requested, self.records.reserved_ports(exclude=c.id))
+        self.records.reserve_ports(c.id, [(p.host_port, p.protocol) for p in ports])
+        c.config["ports"] = [p.to_json() for p in ports]
+        rootfs = cdir / "rootfs"
+        rootfs.mkdir(exist_ok=True)
+        try:
+            self.images.mount(snapshot_key(c.id), rootfs)
+            c.config["mounted"] = True
+            c.config["networks_state"] = netengine.attach_all(self.networks, c, ports)
+            host = c.config["network_mode"] == "host"
+            bundle.write_etc_files(cdir, c.config["hostname"], netengine.primary_ip(c), host,
+                                   netengine.peers_of(self.records, c))  # fmt: skip
+            opts = _opts_from_json(c.config["options"])
+            init = next((p for p in INIT_BINARIES if os.path.exists(p)), None)
+            spec = bundle.build_spec(
+                c.config["image_config"], opts, rootfs=rootfs, container_dir=cdir,
+                hostname=c.config["hostname"], netns_path=c.config.get("netns"),
+                host_network=host, cgroups_path=f"/dockyard/{c.id}", init_path=init,
+            )  # fmt: skip
+            c.config["env"] = spec["process"]["env"]
+            bundle.write_config(cdir, spec)
+        except BaseException:
+            self._teardown(c)
+            raise
+        return cdir
+
+    def _teardown(self, c: Container) -> None:
+        """Release everything a running container holds; safe to call twice."""
+        self.runtime.delete(c.id, force=True)
+        with suppress(DockyardError):
+            netengine.detach_all(self.networks, c)
+        if c.config.pop("mounted", False) or (self.dir(c) / "rootfs").is_mount():
+            with suppress(DockyardError, OSError):
+                self.images.unmount(snapshot_key(c.id), self.dir(c) / "rootfs")
+        self.records.release_ports(c.id)
+        c.config["ports"] = []
+
+    def start(self, ref: str | Container) -> Container:
+        """Start a created or exited container detached under conmon."""
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        with self._locked(c):
+            c = self.refresh(self.records.get(c.id))
+            if c.state == RUNNING:
+                return c
+            self._teardown(c)  # leftovers of a previous run
+            cdir = self._setup(c)
+            c.config.pop("stopped_by_user", None)
+            try:
+                exit_cmd = [sys.executable, "-m", "dockyard.cli.main", "--root", str(self.root),
+                            "container", "cleanup", c.id]  # fmt: skip
+                opts = c.config["options"]
+                pid = monitor.start_monitor(
+                    self.runtime, c.id, c.name, self._paths(c), tty=opts["tty"],
+                    stdin_open=opts["interactive"], exit_command=exit_cmd,
+                )  # fmt: skip
+                self.runtime.start(c.id)
+            except DockyardError as exc:
+                self._teardown(c)
+                c.config["error"] = exc.message
+                self.records.update(c, exit_code=exc.exit_code)
+                raise
+            c.config["mode"] = "conmon"
+            c.config.pop("error", None)
+            self.records.update(c, state=RUNNING, pid=pid, started_at=now(), exit_code=0,
+                                finished_at=None)  # fmt: skip
+            del cdir
+        netengine.refresh_hosts(self.networks, self.records)
+        return c
+
+    def run_attached(self, c: Container) -> int:
+        """Foreground `run`: the runtime attached to our stdio; signals forwarded; exit code."""
+        with self._locked(c):
+            cdir = self._setup(c)
+            c.config["mode"] = "foreground"
+            c.config["runner_pid"] = os.getpid()
+            self.records.update(c, state=RUNNING, started_at=now())
+        netengine.refresh_hosts(self.networks, self.records)
+        code: int | None = None
+        try:
+            opts = c.config["options"]
+            code = self.runtime.run_foreground(
+                c.id, cdir, cdir / "oci-log", stdin_open=opts["interactive"] or opts["tty"],
+                on_started=lambda _pid: None,
+            )  # fmt: skip
+        except DockyardError as exc:
+            c.config["error"] = exc.message
+            code = exc.exit_code
+            raise
+        finally:
+            with self._locked(c):
+                self._teardown(c)
+                self.records.update(c, state=EXITED, exit_code=code if code is not None else 125,
+                                    finished_at=now(), pid=0)  # fmt: skip
+            if c.config.get("auto_remove"):
+                self.remove(c.id, force=True)
+        return code
+
+    # -- state ---------------------------------------------------------------------------
+    def _exit_code(self, c: Container) -> int | None:
+        """The exit code if the container has stopped, None while it runs."""
+        if c.config.get("mode") == "conmon":
+            code = monitor.read_exit_code(self._paths(c), c.id)
+            if code is not None:
+                return code
+        state = self.runtime.state(c.id)
+        if state is not None and state.get("status") in ("running", "created", "paused"):
+            return None
+        if c.config.get("mode") == "foreground":
+            runner = c.config.get("runner_pid")
+            if runner and _alive(runner) and state is not None:
+                return None
+            if runner and _alive(runner):
+                return None  # the foreground CLI records the code itself
+        time.sleep(0.05)  # conmon writes the exit file right after the runtime reports stopped
+        code = monitor.read_exit_code(self._paths(c), c.id)
+        return 137 if code is None else code
+
+    def refresh(self, c: Container) -> Container:
+        """Bring a `running` record up to date (and release its resources if it has exited)."""
+        if c.state != RUNNING:
+            return c
+        code = self._exit_code(c)
+        if code is None:
+            return c
+        with self._locked(c):
+            fresh = self.records.get(c.id)
+            if fresh.state != RUNNING:
+                return fresh
+            self._teardown(fresh)
+            self.records.update(fresh, state=EXITED, exit_code=code, finished_at=now(), pid=0)
+            return fresh
+
+    def cleanup(self, ref: str) -> None:
+        """conmon's exit command: release resources, then --rm or the restart policy."""
+        try:
+            c = self.get(ref)
+        except NotFound:
+            return
+        if c.state == RUNNING:
+            return
+        if c.config.get("auto_remove"):
+            with suppress(NotFound):
+                self.remove(c.id, force=True)
+            return
+        policy = RestartPolicy(**c.config.get("restart", {}))
+        if policy.should_restart(c.exit_code, c.restart_count, c.config.get("stopped_by_user", False)):
+            self.records.update(c, restart_count=c.restart_count + 1)
+            with suppress(DockyardError):
+                self.start(c.id)
+
+    def wait(self, ref: str, poll: float = 0.05) -> int:
+        c = self.get(ref)
+        while c.state in (RUNNING,):
+            time.sleep(poll)
+            c = self.refresh(self.records.get(c.id))
+        return c.exit_code
+
+    def _wait_exit(self, c: Container, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._exit_code(c) is not None:
+                return True
+            time.sleep(0.02)
+        return False
+
+    # -- stop / kill / remove ------------------------------------------------------------
+    def stop(self, ref: str, timeout: float | None = None) -> Container:
+        c = self.get(ref)
+        if c.state != RUNNING:
+            return c
+        c.config["stopped_by_user"] = True
+        self.records.update(c)
+        self.runtime.kill(c.id, c.config.get("stop_signal", "SIGTERM"))
+        wait_for = 10.0 if timeout is None else timeout
+        if not self._wait_exit(c, wait_for):
+            self.runtime.kill(c.id, "KILL", all_processes=True)
+            self._wait_exit(c, 10.0)
+        return self.refresh(self.records.get(c.id))
+
+    def kill(self, ref: str, signal: str = "KILL") -> Container:
+        c = self.get(ref)
+        if c.state != RUNNING:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running",
+                           hint="start it first")  # fmt: skip
+        sig = signal.upper()
+        if not sig.isdigit() and not sig.startswith("SIG"):
+            sig = "SIG" + sig
+        if not sig.isdigit() and not hasattr(signals, sig):
+            raise Conflict(f"invalid signal: {signal}", hint="use a name like TERM or a number")
+        c.config["stopped_by_user"] = True
+        self.records.update(c)
+        self.runtime.kill(c.id, sig)
+        if sig in ("SIGKILL", "9"):
+            self._wait_exit(c, 5.0)
+        return self.refresh(self.records.get(c.id))
+
+    def restart(self, ref: str, timeout: float | None = None) -> Container:
+        self.stop(ref, timeout)
+        return self.start(ref)
+
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> Container:
+        c = self.get(ref)
+        if c.state == RUNNING:
+            if not force:
+                raise Conflict(
+                    f'cannot remove container "/{c.name}": container is running: stop the'
+                    " container before removing or force remove",
+                    hint=f"use `dockyard rm -f {c.name}` or `dockyard stop {c.name}` first",
+                )
+            c.config["stopped_by_user"] = True
+            self.records.update(c)
+            self.runtime.kill(c.id, "KILL", all_processes=True)
+            self._wait_exit(c, 10.0)
+            c = self.refresh(self.records.get(c.id))
+        with self._locked(c):
+            with suppress(Conflict):
+                self.records.update(c, state=REMOVING)
+            self._teardown(c)
+            self._remove_files(c)
+        if volumes:
+            for m in c.config["options"].get("mounts", []):
+                if m["kind"] == "volume" and m.get("name") and len(m["name"]) == 64:
+                    with suppress(DockyardError):
+                        self.volumes.remove(m["name"], [])
+        (self.root / "containers" / f"{c.id}.lock").unlink(missing_ok=True)
+        return c
+
+    def _remove_files(self, c: Container) -> None:
+        with suppress(DockyardError, OSError):
+            self.images.remove(snapshot_key(c.id))
+        shutil.rmtree(self.dir(c), ignore_errors=True)
+        self.records.delete(c.id)
+
+    def prune(self) -> list[str]:
+        gone = []
+        for c in self.list(all_=True):
+            if c.state != RUNNING:
+                self.remove(c.id)
+                gone.append(c.id)
+        return gone
+
+    # -- queries -------------------------------------------------------------------------
+    def list(self, all_: bool = False) -> list[Container]:
+        out = [self.refresh(c) for c in self.records.list()]
+        return out if all_ else [c for c in out if c.state == RUNNING]
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        c = self.get(ref)
+        return inspect_json(c, str(self.dir(c)))
+
+    def ports(self, ref: str) -> list[PortMapping]:
+        c = self.get(ref)
+        return [PortMapping.from_json(p) for p in c.config.get("ports", [])] if c.state == RUNNING else []
+
+    def logs(self, ref: str, *, follow: bool = False, tail: int | None = None,
+             since: float | None = None) -> Iterator[logs.LogEntry]:  # fmt: skip
+        c = self.get(ref)
+        path = self._paths(c).log
+        entries = logs.read_entries(path)
+        yield from logs.select(entries, tail, since)
+        if follow and c.state == RUNNING:
+            offset = path.stat().st_size if path.exists() else 0
+            yield from logs.follow(path, offset, lambda: self._exit_code(c) is None)
+
+    def exec(self, ref: str, cmd: list[str], *, env: list[str], workdir: str | None,
+             user: str | None, tty: bool, interactive: bool, detach: bool) -> int:  # fmt: skip
+        c = self.get(ref)
+        if c.state != RUNNING:
+            raise Conflict(f"container {c.id} is not running", hint=f"start it: dockyard start {c.name}")
+        if not cmd:
+            raise Conflict("no command specified for exec", hint="dockyard exec NAME COMMAND")
+        cdir = self.dir(c)
+        base = json.loads((cdir / "config.json").read_text())
+        proc = bundle.process_spec(base, cmd, rootfs=cdir / "rootfs", env=env, workdir=workdir,
+                                   user=user, tty=tty)  # fmt: skip
+        pfile = cdir / f"exec-{os.getpid()}-{time.monotonic_ns()}.json"
+        pfile.write_text(json.dumps(proc))
+        try:
+            return self.runtime.exec(c.id, pfile, pfile.with_suffix(".log"), tty=tty,
+                                     detach=detach, stdin_open=interactive or tty)  # fmt: skip
+        finally:
+            pfile.unlink(missing_ok=True)
+            pfile.with_suffix(".log").unlink(missing_ok=True)
+
+    def top(self, ref: str) -> str:
+        c = self.get(ref)
+        if c.state != RUNNING:
+            raise Conflict(f"container {c.id} is not running", hint=f"start it: dockyard start {c.name}")
+        pids = self.runtime.pids(c.id)
+        if not pids:
+            return "UID PID PPID C STIME TTY TIME CMD\n"
+        out = subprocess.run(["ps", "-o", "uid,pid,ppid,c,stime,tty,time,cmd", "-p",
+                              ",".join(map(str, pids))], capture_output=True, text=True)  # fmt: skip
+        return out.stdout
+
+    def users_of_volume(self, name: str) -> list[str]:
+        return [c.id for c in self.records.list()
+                if any(m.get("name") == name for m in c.config["options"].get("mounts", []))]  # fmt: skip
+
+
+def containers_using_image(db: Database, image_id: str) -> list[str]:
+    """IDs of containers (any state) created from an image (for `rmi` without -f)."""
+    rows = db.query("SELECT id FROM containers WHERE image_id = ?", (image_id,))
+    return [r["id"] for r in rows]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _opts_json(opts: RunOptions) -> dict[str, Any]:
+    d = asdict(opts)
+    d["mounts"] = [m.to_json() for m in opts.mounts]
+    return d
+
+
+def _opts_from_json(d: dict[str, Any]) -> RunOptions:
+    d = dict(d)
+    d["mounts"] = [MountSpec.from_json(m) for m in d.get("mounts", [])]
+    return RunOptions(**d)

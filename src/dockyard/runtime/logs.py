@@ -1,0 +1,117 @@
+"""Read conmon's k8s-file container logs: `logs` with --tail, --since, -t and -f."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from dockyard.errors import InvalidArgument
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    timestamp: str  # RFC 3339 with nanoseconds, as conmon wrote it
+    stream: str  # "stdout" | "stderr"
+    text: bytes  # with its newline unless partial
+
+    @property
+    def epoch(self) -> float:
+        return _parse_ts(self.timestamp)
+
+
+def _parse_ts(ts: str) -> float:
+    head, _, rest = ts.partition(".")
+    frac = "".join(ch for ch in rest if ch.isdigit())
+    tz = rest[len(frac) :] or "+00:00"
+    if tz in ("Z", "z"):
+        tz = "+00:00"
+    base = datetime.fromisoformat(head + tz).timestamp()
+    return base + (float("0." + frac) if frac else 0.0)
+
+
+def parse_since(value: str, now: float | None = None) -> float:
+    """Docker's --since/--until: a Unix time, an RFC 3339 date, or a duration ago (10m, 1h30m)."""
+    now = time.time() if now is None else now
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    total = 0.0
+    pos = 0
+    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    for m in re.finditer(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * units[m.group(2)]
+        pos = m.end()
+    if pos == len(text) and pos > 0:
+        return now - total
+    try:
+        return _parse_ts(text if "T" in text else text + "T00:00:00Z")
+    except ValueError:
+        raise InvalidArgument(
+            f"invalid value for --since: {value!r}",
+            hint="use a duration such as 10m, a Unix time, or an RFC 3339 date",
+        ) from None
+
+
+def _parse_line(line: bytes) -> LogEntry | None:
+    parts = line.split(b" ", 3)
+    if len(parts) < 3:
+        return None
+    ts, stream, tag = parts[0].decode(), parts[1].decode(), parts[2]
+    text = parts[3] if len(parts) == 4 else b""
+    if text.endswith(b"\n"):
+        text = text[:-1]
+    if tag != b"P":
+        text += b"\n"
+    return LogEntry(ts, stream, text)
+
+
+def read_entries(path: Path) -> list[LogEntry]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return [e for line in data.splitlines(keepends=True) if (e := _parse_line(line)) is not None]
+
+
+def select(entries: list[LogEntry], tail: int | None, since: float | None) -> list[LogEntry]:
+    if since is not None:
+        entries = [e for e in entries if e.epoch >= since]
+    if tail is not None and tail >= 0:
+        entries = list(deque(entries, maxlen=tail)) if tail else []
+    return entries
+
+
+def follow(path: Path, offset: int, still_running: Callable[[], bool]) -> Iterator[LogEntry]:
+    """Entries appended after byte `offset`, until the container stops and the file is drained."""
+    buf = b""
+    pos = offset
+    while True:
+        try:
+            with path.open("rb") as fh:
+                fh.seek(pos)
+                chunk = fh.read()
+        except FileNotFoundError:
+            chunk = b""
+        if chunk:
+            pos += len(chunk)
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                entry = _parse_line(line + b"\n")
+                if entry is not None:
+                    yield entry
+            continue
+        if not still_running():
+            return
+        time.sleep(0.1)

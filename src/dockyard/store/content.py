@@ -1,0 +1,293 @@
+"""Content-addressed blobs: written under ingest/, verified, then renamed into blobs/sha256/."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, cast
+
+from dockyard.errors import InvalidArgument, NotFound
+from dockyard.store.db import Database, register_schema
+from dockyard.store.locking import try_lock_fd
+
+CHUNK = 1 << 20
+_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+COMPRESSIONS = ("gzip", "zstd")
+
+register_schema(
+    "content",
+    """
+    CREATE TABLE IF NOT EXISTS blob_variants (
+        uncompressed TEXT NOT NULL,
+        compression TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (uncompressed, compression)
+    );
+    CREATE INDEX IF NOT EXISTS blob_variants_digest ON blob_variants(digest)
+    """,
+)
+
+
+def check_digest(digest: str) -> str:
+    """Return `digest` if it is a well-formed sha256 digest, else raise InvalidArgument."""
+    if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+        raise InvalidArgument(
+            f"invalid digest {digest!r}",
+            hint='a digest is "sha256:" followed by 64 lowercase hex characters',
+        )
+    return digest
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ContentWriter:
+    """Streams one blob into ingest/, hashing as it goes; `commit()` verifies and publishes it.
+
+    The ingest file is flock'ed while open so garbage collection never removes it;
+    a process killed mid-write leaves only an unlocked file under ingest/, never a blob.
+    """
+
+    def __init__(self, store: ContentStore, expected: str | None, expected_size: int | None):
+        self._store = store
+        self._expected = check_digest(expected) if expected is not None else None
+        self._expected_size = expected_size
+        self._hash = hashlib.sha256()
+        self.size = 0
+        fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-", suffix=".partial")
+        try_lock_fd(fd)
+        self._path = Path(name)
+        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        self.digest: str | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self._file is None:
+            raise ValueError("write to a closed ContentWriter")
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def copy_from(self, src: BinaryIO) -> None:
+        """Write everything `src` yields, in chunks (memory stays flat)."""
+        while chunk := src.read(CHUNK):
+            self.write(chunk)
+
+    def commit(self) -> str:
+        """fsync, verify the digest (and size), rename into blobs/; return the digest."""
+        if self.digest is not None:
+            return self.digest
+        if self._file is None:
+            raise ValueError("commit of a discarded ContentWriter")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        digest = "sha256:" + self._hash.hexdigest()
+        if self._expected is not None and digest != self._expected:
+            self.discard()
+            raise InvalidArgument(
+                f"blob content does not match its digest: expected {self._expected}, got {digest}",
+                hint="the source is corrupt or was changed in transit; nothing was stored",
+            )
+        if self._expected_size is not None and self.size != self._expected_size:
+            self.discard()
+            raise InvalidArgument(
+                f"blob {digest} has {self.size} bytes, expected {self._expected_size}",
+                hint="the source is corrupt or truncated; nothing was stored",
+            )
+        target = self._store.path(digest)
+        if target.exists():
+            self.discard()
+        else:
+            os.chmod(self._path, 0o644)
+            os.rename(self._path, target)
+            _fsync_dir(target.parent)
+            self._file.close()
+            self._file = None
+        self.digest = digest
+        return digest
+
+    def discard(self) -> None:
+        """Drop the partial blob (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ContentWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.digest is None:
+            self.discard()
+
+
+class ContentStore:
+    """Blobs under `<root>/blobs/sha256/<hex>`; compressed variants remembered in SQLite."""
+
+    def __init__(self, root: Path, db: Database) -> None:
+        self.root = root
+        self.db = db
+        self.blobs_dir = root / "blobs" / "sha256"
+        self.ingest_dir = root / "ingest"
+        self.blobs_dir.mkdir(parents=True, exist_ok=True)
+        self.ingest_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- reading -------------------------------------------------------------------------
+    def path(self, digest: str) -> Path:
+        return self.blobs_dir / check_digest(digest).split(":", 1)[1]
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def size(self, digest: str) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} not found in the content store") from exc
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} not found in the content store") from exc
+
+    def read_bytes(self, digest: str) -> bytes:
+        with self.open(digest) as f:
+            return f.read()
+
+    def list(self) -> list[str]:
+        """Every blob digest present (order unspecified)."""
+        return [
+            "sha256:" + p.name
+            for p in self.blobs_dir.iterdir()
+            if len(p.name) == 64 and not p.name.startswith(".")
+        ]
+
+    # -- writing -------------------------------------------------------------------------
+    def writer(self, expected: str | None = None, expected_size: int | None = None) -> ContentWriter:
+        return ContentWriter(self, expected, expected_size)
+
+    def write_bytes(self, data: bytes, expected: str | None = None) -> str:
+        if expected is not None and self.has(expected):
+            actual = "sha256:" + hashlib.sha256(data).hexdigest()
+            if actual == expected:
+                return expected
+        with self.writer(expected) as w:
+            w.write(data)
+            return w.commit()
+
+    def write_stream(
+        self, src: BinaryIO, expected: str | None = None, expected_size: int | None = None
+    ) -> str:
+        """Copy a stream into the store (skipped when `expected` is already present)."""
+        if expected is not None and self.has(expected):
+            return expected
+        with self.writer(expected, expected_size) as w:
+            w.copy_from(src)
+            return w.commit()
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM blob_variants WHERE uncompressed = ? OR digest = ?", (digest, digest)
+            )
+
+    def clean_ingest(self, older_than: float = 0.0) -> int:
+        """Remove abandoned ingest files (not locked by a live writer); returns how many."""
+        removed = 0
+        now = time.time()
+        for entry in self.ingest_dir.iterdir():
+            try:
+                if now - entry.stat().st_mtime < older_than:
+                    continue
+                fd = os.open(entry, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                if try_lock_fd(fd):
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+            finally:
+                os.close(fd)
+        return removed
+
+    # -- compressed variants -------------------------------------------------------------
+    def record_variant(self, uncompressed: str, compression: str, digest: str, size: int) -> None:
+        """Remember that `digest` is `uncompressed` compressed with `compression`."""
+        check_digest(uncompressed)
+        check_digest(digest)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO blob_variants(uncompressed, compression, digest, size)"
+                " VALUES (?, ?, ?, ?)",
+                (uncompressed, compression, digest, size),
+            )
+
+    def variant(self, uncompressed: str, compression: str) -> tuple[str, int] | None:
+        """The remembered compressed variant (digest, size), if its blob is still present."""
+        rows = self.db.query(
+            "SELECT digest, size FROM blob_variants WHERE uncompressed = ? AND compression = ?",
+            (uncompressed, compression),
+        )
+        if rows and self.has(rows[0]["digest"]):
+            return rows[0]["digest"], int(rows[0]["size"])
+        return None
+
+    def uncompressed_of(self, digest: str) -> str | None:
+        """The uncompressed blob whose remembered variant is `digest`, if any."""
+        rows = self.db.query(
+            "SELECT uncompressed FROM blob_variants WHERE digest = ?", (digest,)
+        )
+        return str(rows[0]["uncompressed"]) if rows else None
+
+    def compressed(self, digest: str, compression: str = "gzip") -> tuple[str, int]:
+        """The `compression` variant of blob `digest`, made once (gzip via isal, every core)."""
+        if compression not in COMPRESSIONS:
+            raise InvalidArgument(
+                f"unsupported compression {compression!r}", hint="use gzip or zstd"
+            )
+        known = self.variant(digest, compression)
+        if known is not None:
+            return known
+        with self.open(digest) as src, self.writer() as w:
+            if compression == "gzip":
+                from isal import igzip_threaded
+
+                threads = os.cpu_count() or 1
+                with igzip_threaded.open(cast(BinaryIO, w), "wb", threads=threads) as gz:
+                    shutil.copyfileobj(src, gz, CHUNK)
+            else:
+                import zstandard
+
+                cctx = zstandard.ZstdCompressor(level=3, threads=-1)
+                with cctx.stream_writer(cast(BinaryIO, w), closefd=False) as zw:
+                    shutil.copyfileobj(src, zw, CHUNK)
+            out = w.commit()
+            size = w.size
+        self.record_variant(digest, compression, out, size)
+        return out, size

@@ -1,0 +1,165 @@
+"""Mount helpers for snapshots: overlayfs and bind mounts through mount(2), and a probe for overlay."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import subprocess
+from pathlib import Path
+
+from dockyard.errors import Unavailable
+
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MNT_DETACH = 0x2
+# mount(2) copies at most one page of options; leave room for the rest of the string.
+_MAX_OPTIONS = 4000
+_OPTIONAL = ("index", "redirect_dir", "metacopy")
+
+_libc: ctypes.CDLL | None = None
+
+
+def _c() -> ctypes.CDLL:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    rc = _c().mount(
+        source.encode(),
+        os.fsencode(target),
+        fstype.encode() if fstype else None,
+        ctypes.c_ulong(flags),
+        data.encode() if data is not None else None,
+    )
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {fstype or 'bind'} on {target}: {os.strerror(err)}")
+
+
+def _off_options() -> str:
+    """Turn off overlay features that change the on-disk upper format, where this kernel has them."""
+    found = []
+    for name in _OPTIONAL:
+        if Path(f"/sys/module/overlay/parameters/{name}").exists():
+            found.append(f"{name}=off")
+    return ",".join(found)
+
+
+def overlay_options(lowers: list[str], upper: str | None, work: str | None) -> str:
+    options = "lowerdir=" + ":".join(lowers)
+    if upper is not None and work is not None:
+        options += f",upperdir={upper},workdir={work}"
+    extra = _off_options()
+    return options + ("," + extra if extra else "")
+
+
+def mount_overlay(
+    lowers: list[Path], upper: Path | None, work: Path | None, target: Path, base: Path
+) -> None:
+    """Mount overlayfs on `target`; `lowers` top-most first, all paths under `base`.
+
+    Short absolute paths go straight to mount(2); when they would not fit in one page
+    (many layers) the mount runs in a child whose working directory is `base`, with
+    paths relative to it, as containerd and Docker do.
+    """
+    absolute = overlay_options(
+        [str(p) for p in lowers], str(upper) if upper else None, str(work) if work else None
+    )
+    if len(absolute) <= _MAX_OPTIONS and not any(c in str(base) for c in ",:="):
+        try:
+            _mount("overlay", str(target), "overlay", 0, absolute)
+            return
+        except OSError as exc:
+            raise Unavailable(
+                f"cannot mount overlay on {target}: {exc.strerror}",
+                hint="set DOCKYARD_SNAPSHOTTER=copy where overlayfs is not available",
+            ) from exc
+    relative = overlay_options(
+        [os.path.relpath(p, base) for p in lowers],
+        os.path.relpath(upper, base) if upper else None,
+        os.path.relpath(work, base) if work else None,
+    )
+    if len(relative) > _MAX_OPTIONS:
+        raise Unavailable(
+            f"too many layers to mount on {target} ({len(lowers)})",
+            hint="squash the image to fewer layers",
+        )
+    proc = subprocess.run(
+        ["mount", "-t", "overlay", "overlay", "-o", relative, str(target)],
+        cwd=base,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise Unavailable(
+            f"cannot mount overlay on {target}: {proc.stderr.strip()}",
+            hint="set DOCKYARD_SNAPSHOTTER=copy where overlayfs is not available",
+        )
+
+
+def bind_mount(source: Path, target: Path) -> None:
+    try:
+        _mount(str(source), str(target), None, MS_BIND | MS_REC, None)
+    except OSError as exc:
+        raise Unavailable(f"cannot bind-mount {source} on {target}: {exc.strerror}") from exc
+
+
+def unmount(target: Path) -> None:
+    """Detach whatever is mounted on `target` (lazily, as Docker does); no-op if nothing is."""
+    rc = _c().umount2(os.fsencode(target), ctypes.c_int(MNT_DETACH))
+    if rc != 0:
+        err = ctypes.get_errno()
+        if err in (errno.EINVAL, errno.ENOENT):
+            return
+        raise Unavailable(f"cannot unmount {target}: {os.strerror(err)}")
+
+
+def is_mountpoint(path: Path) -> bool:
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4 and _unescape(fields[4]) == target:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _unescape(field: str) -> str:
+    return (
+        field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+        .replace("\\134", "\\")
+    )
+
+
+def overlay_works(scratch: Path) -> bool:
+    """Probe: can we mount an overlay with an upper dir in `scratch` (created, then removed)?"""
+    if os.geteuid() != 0:
+        return False
+    dirs = {name: scratch / name for name in ("lower", "upper", "work", "merged")}
+    try:
+        for d in dirs.values():
+            d.mkdir(parents=True, exist_ok=True)
+        os.setxattr(dirs["lower"], "trusted.overlay.opaque", b"y")  # layers need xattrs
+        os.mknod(dirs["lower"] / "wh", 0o20600, os.makedev(0, 0))  # ... and whiteouts
+        _mount(
+            "overlay",
+            str(dirs["merged"]),
+            "overlay",
+            0,
+            overlay_options([str(dirs["lower"])], str(dirs["upper"]), str(dirs["work"])),
+        )
+    except OSError:
+        return False
+    else:
+        unmount(dirs["merged"])
+        return True
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(scratch)], check=False)

@@ -1,0 +1,438 @@
+"""Snapshots: unpacked layers keyed by chain ID, stacked with overlayfs (or copied where it can't).
+
+On disk every snapshot is `<root>/snapshots/<id>/fs` (+ `work` for an active overlay one),
+`<id>` a short integer so that a mount's lowerdir list stays short; SQLite holds the rows
+(key = chain ID for committed snapshots, the caller's key for active ones).
+A directory is built under a temporary name and renamed to `<id>` inside the transaction
+that inserts its row, so a crash never leaves a half snapshot that a row calls committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from dockyard.image.layer import apply_layer, write_diff
+from dockyard.store import mounts
+from dockyard.store.db import register_schema
+from dockyard.store.locking import file_lock, try_lock_fd
+
+if TYPE_CHECKING:
+    from dockyard.image import StoredImage
+    from dockyard.store import Store
+
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+DRIVERS = ("overlay", "copy")
+
+register_schema(
+    "snapshots",
+    """
+    CREATE TABLE IF NOT EXISTS snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('committed', 'active')),
+        parent TEXT REFERENCES snapshots(key),
+        diff_id TEXT,
+        size INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS snapshots_parent ON snapshots(parent);
+    CREATE TABLE IF NOT EXISTS snapshot_settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
+)
+
+
+def chain_id(parent: str | None, diff_id: str) -> str:
+    """ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))."""
+    if parent is None:
+        return diff_id
+    return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LayerBlob:
+    """A committed layer in the content store: uncompressed tar, digest == diff ID."""
+
+    digest: str
+    size: int
+    media_type: str = OCI_LAYER
+
+    @property
+    def diff_id(self) -> str:
+        return self.digest
+
+
+@dataclass(frozen=True)
+class Active:
+    """A writable snapshot: `upper` takes the writes; `lowers` (top-most first) are read-only.
+
+    With the copy driver `upper` holds the whole tree, `work` is None and `lowers` is empty.
+    """
+
+    key: str
+    parent: str | None
+    upper: Path
+    work: Path | None
+    lowers: list[Path]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    key: str
+    kind: str
+    parent: str | None
+    size: int
+    path: Path
+
+
+class Snapshots:
+    """prepare / mount / commit / remove, keyed by chain ID; see the module docstring."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+        self.content = store.content
+        self.dir = store.root / "snapshots"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db.ensure()
+        self.driver = self._choose_driver()
+        self._clean_stale()
+
+    # -- driver ---------------------------------------------------------------------------
+    def _choose_driver(self) -> str:
+        wanted = os.environ.get("DOCKYARD_SNAPSHOTTER", "").strip() or None
+        if wanted is not None and wanted not in DRIVERS:
+            raise InvalidArgument(
+                f"unknown snapshotter {wanted!r} in DOCKYARD_SNAPSHOTTER",
+                hint="use overlay or copy",
+            )
+        rows = self.db.query("SELECT value FROM snapshot_settings WHERE name = 'driver'")
+        recorded = str(rows[0]["value"]) if rows else None
+        if recorded is not None and (wanted is None or wanted == recorded):
+            return recorded
+        if recorded is not None and self.db.query("SELECT 1 FROM snapshots LIMIT 1"):
+            raise InvalidArgument(
+                f"this store's snapshots use the {recorded} driver, not {wanted}",
+                hint="unset DOCKYARD_SNAPSHOTTER or use another --root",
+            )
+        if wanted is None:
+            probe = Path(tempfile.mkdtemp(prefix="probe-", dir=self.dir))
+            wanted = "overlay" if mounts.overlay_works(probe) else "copy"
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO snapshot_settings(name, value) VALUES ('driver', ?)",
+                (wanted,),
+            )
+        return wanted
+
+    # -- queries --------------------------------------------------------------------------
+    def _row(self, key: str) -> sqlite3.Row | None:
+        rows = self.db.query("SELECT * FROM snapshots WHERE key = ?", (key,))
+        return rows[0] if rows else None
+
+    def _need(self, key: str, kind: str | None = None) -> sqlite3.Row:
+        row = self._row(key)
+        if row is None or (kind is not None and row["kind"] != kind):
+            what = {"committed": "layer snapshot", "active": "active snapshot"}.get(kind or "", "snapshot")
+            raise NotFound(f"{what} {key} not found", hint="was it removed, or never unpacked?")
+        return row
+
+    def _fs(self, row: sqlite3.Row) -> Path:
+        return self.dir / str(row["id"]) / "fs"
+
+    def has(self, key: str) -> bool:
+        row = self._row(key)
+        return row is not None and row["kind"] == "committed"
+
+    def path(self, key: str) -> Path:
+        """The directory holding snapshot `key`'s files (its layer, or its upper if active)."""
+        return self._fs(self._need(key))
+
+    def entries(self) -> list[SnapshotInfo]:
+        return [
+            SnapshotInfo(r["key"], r["kind"], r["parent"], int(r["size"]), self._fs(r))
+            for r in self.db.query("SELECT * FROM snapshots ORDER BY id")
+        ]
+
+    def lowerdirs(self, chain: str | None) -> list[Path]:
+        """The layer directories of committed snapshot `chain`, top-most first (overlay order).
+
+        The copy driver keeps whole trees, so there it is just `chain`'s own directory.
+        """
+        if chain is None:
+            return []
+        self._need(chain, "committed")
+        if self.driver == "copy":
+            return [self.path(chain)]
+        rows = self.db.query(
+            """
+            WITH RECURSIVE stack(id, parent, depth) AS (
+                SELECT id, parent, 0 FROM snapshots WHERE key = ?
+                UNION ALL
+                SELECT s.id, s.parent, stack.depth + 1
+                FROM snapshots s JOIN stack ON s.key = stack.parent
+            )
+            SELECT id FROM stack ORDER BY depth
+            """,
+            (chain,),
+        )
+        return [self.dir / str(r["id"]) / "fs" for r in rows]
+
+    # -- unpacking ------------------------------------------------------------------------
+    def ensure_unpacked(self, image: StoredImage) -> str | None:
+        """Unpack each of `image`'s layers not unpacked yet; the top layer's chain ID."""
+        diff_ids = image.diff_ids
+        layers = image.layers
+        if len(diff_ids) != len(layers):
+            raise InvalidArgument(
+                f"image {image.id} has {len(layers)} layers but {len(diff_ids)} diff IDs",
+                hint="the image is corrupt; pull or build it again",
+            )
+        parent: str | None = None
+        for desc, diff_id in zip(layers, diff_ids, strict=True):
+            chain = chain_id(parent, diff_id)
+            if not self.has(chain):
+                with image.open_layer(desc) as stream:
+                    self.unpack(stream, diff_id, parent)
+            parent = chain
+        return parent
+
+    def unpack(self, stream: BinaryIO, diff_id: str, parent: str | None) -> str:
+        """Unpack one layer tar (any compression) on top of `parent`; its chain ID.
+
+        Concurrent unpacks of the same layer serialize on a lock; the layer is built in a
+        temporary directory and published only if its content matches `diff_id`.
+        """
+        chain = chain_id(parent, diff_id)
+        if self.has(chain):
+            return chain
+        if parent is not None:
+            self._need(parent, "committed")
+        with file_lock(self._lock_path(chain)):
+            if self.has(chain):
+                return chain
+            tmp = self._tmp("unpack-", chain)
+            try:
+                fs = tmp / "fs"
+                self._seed(fs, parent)
+                try:
+                    result = apply_layer(stream, fs, overlay=self.driver == "overlay")
+                except InvalidArgument as exc:
+                    raise InvalidArgument(f"layer {diff_id}: {exc.message}", hint=exc.hint) from exc
+                if result.diff_id != diff_id:
+                    raise InvalidArgument(
+                        f"layer content has digest {result.diff_id}, the image says {diff_id}",
+                        hint="the layer blob is corrupt; pull or load the image again",
+                    )
+                self._publish(tmp, chain, "committed", parent, diff_id, result.size)
+            except BaseException:
+                _rmtree(tmp)
+                raise
+        return chain
+
+    def _lock_path(self, key: str) -> Path:
+        return self.dir / "locks" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
+
+    def _tmp(self, prefix: str, key: str) -> Path:
+        tag = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}{tag}-", dir=self.dir))
+
+    def _seed(self, fs: Path, parent: str | None) -> None:
+        """An empty layer dir (overlay), or a copy of the parent's whole tree (copy driver)."""
+        if self.driver == "copy" and parent is not None:
+            _copy_tree(self.path(parent), fs)
+        else:
+            fs.mkdir(mode=0o755)
+            os.chmod(fs, 0o755)
+
+    def _publish(
+        self, tmp: Path, key: str, kind: str, parent: str | None, diff_id: str | None, size: int
+    ) -> None:
+        """Insert the row and rename `tmp` to `<id>` in one transaction."""
+        try:
+            with self.db.transaction() as conn:
+                cur = conn.execute(
+                    "INSERT INTO snapshots(key, kind, parent, diff_id, size, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, kind, parent, diff_id, size, time.time()),
+                )
+                final = self.dir / str(cur.lastrowid)
+                if final.exists():  # left by a crash between rename and commit: no row owns it
+                    _rmtree(final)
+                os.rename(tmp, final)
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise AlreadyExists(f"snapshot {key} already exists") from exc
+            raise NotFound(f"parent snapshot {parent} not found") from exc
+
+    # -- active snapshots -----------------------------------------------------------------
+    def prepare(self, key: str, parent: str | None) -> Active:
+        """A new writable snapshot `key` on top of committed snapshot `parent` (None: empty)."""
+        if not key or key.startswith("sha256:"):
+            raise InvalidArgument(f"invalid snapshot key {key!r}", hint="keys must not look like chain IDs")
+        if parent is not None:
+            self._need(parent, "committed")
+        if self._row(key) is not None:
+            raise AlreadyExists(f"snapshot {key} already exists", hint="remove it first")
+        tmp = self._tmp("prepare-", key)
+        try:
+            self._seed(tmp / "fs", parent)
+            if self.driver == "copy":  # changes are what moved ctime past this marker's
+                (tmp / "prepared").touch()
+                time.sleep(0.02)
+            else:
+                (tmp / "work").mkdir()
+                lowers = self.lowerdirs(parent)
+                if lowers:
+                    _copy_root_meta(lowers[0], tmp / "fs")
+            self._publish(tmp, key, "active", parent, None, 0)
+        except BaseException:
+            _rmtree(tmp)
+            raise
+        return self.active(key)
+
+    def active(self, key: str) -> Active:
+        row = self._need(key, "active")
+        base = self.dir / str(row["id"])
+        if self.driver == "copy":
+            return Active(key, row["parent"], base / "fs", None, [])
+        return Active(key, row["parent"], base / "fs", base / "work", self.lowerdirs(row["parent"]))
+
+    def mount(self, key: str, target: Path) -> None:
+        """Mount snapshot `key` on `target`: writable if active, read-only if committed."""
+        row = self._need(key)
+        target.mkdir(parents=True, exist_ok=True)
+        if self.driver == "copy":
+            mounts.bind_mount(self._fs(row), target)
+            return
+        if row["kind"] == "active":
+            snap = self.active(key)
+            lowers = snap.lowers or [self._empty()]
+            mounts.mount_overlay(lowers, snap.upper, snap.work, target, self.dir)
+        else:
+            lowers = self.lowerdirs(key)
+            if len(lowers) == 1:
+                lowers.append(self._empty())
+            mounts.mount_overlay(lowers, None, None, target, self.dir)
+
+    def unmount(self, target: Path) -> None:
+        mounts.unmount(target)
+
+    def _empty(self) -> Path:
+        empty = self.dir / "empty"
+        empty.mkdir(mode=0o755, exist_ok=True)
+        return empty
+
+    def _check_unmounted(self, row: sqlite3.Row) -> None:
+        upper = str(self._fs(row))
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+            if any(f"upperdir={upper}," in line or f"upperdir={upper}\n" in line for line in f):
+                raise Conflict(
+                    f"snapshot {row['key']} is still mounted", hint="unmount it first"
+                )
+
+    def commit(self, key: str) -> LayerBlob:
+        """Write active snapshot `key`'s changes as a layer blob; the snapshot becomes that layer.
+
+        The upper directory itself becomes the committed snapshot of the new chain ID
+        (no second unpack); if that chain is already unpacked the active one is dropped.
+        """
+        row = self._need(key, "active")
+        if self.driver == "overlay":
+            self._check_unmounted(row)
+        parent = row["parent"]
+        with self.content.writer() as writer:
+            if self.driver == "overlay":
+                result = write_diff(self._fs(row), writer)
+            else:
+                from dockyard.image.treediff import write_tree_diff
+
+                lower = self.path(parent) if parent is not None else None
+                since = (self.dir / str(row["id"]) / "prepared").stat().st_ctime_ns
+                result = write_tree_diff(lower, self._fs(row), writer, since)
+            digest = writer.commit()
+        chain = chain_id(parent, digest)
+        with file_lock(self._lock_path(chain)):
+            if self.has(chain):
+                self.remove(key)
+            else:
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        "UPDATE snapshots SET key = ?, kind = 'committed', diff_id = ?, size = ?,"
+                        " created = ? WHERE id = ?",
+                        (chain, digest, result.size, time.time(), row["id"]),
+                    )
+                _rmtree(self.dir / str(row["id"]) / "work")
+        return LayerBlob(digest, result.size)
+
+    def remove(self, key: str) -> None:
+        """Remove snapshot `key` (active, or committed with no children)."""
+        row = self._need(key)
+        if row["kind"] == "active" and self.driver == "overlay":
+            self._check_unmounted(row)
+        trash = self.dir / f"deleted-{row['id']}-{os.getpid()}"
+        try:
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM snapshots WHERE id = ?", (row["id"],))
+                os.rename(self.dir / str(row["id"]), trash)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(
+                f"layer snapshot {key} is the parent of other snapshots",
+                hint="remove the images or containers built on it first",
+            ) from exc
+        _rmtree(trash)
+
+    # -- housekeeping ---------------------------------------------------------------------
+    def _clean_stale(self) -> None:
+        """Remove what killed processes left: unpack/prepare temp dirs, deleted-* dirs."""
+        for entry in os.scandir(self.dir):
+            name = entry.name
+            if name.startswith("deleted-"):
+                _rmtree(Path(entry.path))
+            elif name.startswith("prepare-"):
+                if time.time() - entry.stat(follow_symlinks=False).st_mtime > 3600:
+                    _rmtree(Path(entry.path))
+            elif name.startswith("unpack-"):
+                lock = self.dir / "locks" / (name.split("-")[1] + ".lock")
+                if not lock.exists():
+                    _rmtree(Path(entry.path))
+                    continue
+                fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+                try:
+                    if try_lock_fd(fd):  # no live unpack holds it: the dir is abandoned
+                        _rmtree(Path(entry.path))
+                finally:
+                    os.close(fd)
+
+
+def _rmtree(path: Path) -> None:
+    if path.exists():
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], check=False)
+
+
+def _copy_tree(source: Path, dest: Path) -> None:
+    """Copy a whole tree keeping owners, modes, times, xattrs, hard links (cp -a)."""
+    proc = subprocess.run(
+        ["cp", "-a", "--reflink=auto", "--", str(source), str(dest)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise InvalidArgument(f"cannot copy snapshot {source}: {proc.stderr.strip()}")
+
+
+def _copy_root_meta(source: Path, dest: Path) -> None:
+    st = source.lstat()
+    os.chown(dest, st.st_uid, st.st_gid)
+    os.chmod(dest, st.st_mode & 0o7777)

@@ -1,0 +1,222 @@
+"""Snapshots on real overlay mounts (and the copy driver): unpack, stack, write, commit, share."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import stat
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dockyard.errors import Conflict, InvalidArgument
+from dockyard.image import StoredImage, mutate
+from dockyard.store import Store
+from dockyard.store.mounts import is_mountpoint
+from dockyard.store.snapshots import chain_id
+
+pytestmark = pytest.mark.integration
+
+
+def _tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
+    """A layer tar: (name, data or None for a directory, mode)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data, mode in entries:
+            info = tarfile.TarInfo(name)
+            info.mode = mode
+            info.mtime = 1_700_000_000
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tf.addfile(info)
+            else:
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+BASE = _tar(
+    [
+        ("etc/", None, 0o755),
+        ("etc/hostname", b"base\n", 0o644),
+        ("etc/gone", b"to be deleted\n", 0o644),
+        ("opt/", None, 0o755),
+        ("opt/old/", None, 0o755),
+        ("opt/old/a", b"a\n", 0o644),
+        ("opt/old/b", b"b\n", 0o644),
+        ("tmp/", None, 0o1777),
+    ]
+)
+TOP = _tar(
+    [
+        ("etc/", None, 0o755),
+        ("etc/.wh.gone", b"", 0o600),
+        ("etc/hostname", b"top\n", 0o644),
+        ("opt/", None, 0o755),
+        ("opt/old/", None, 0o755),
+        ("opt/old/.wh..wh..opq", b"", 0o600),
+        ("opt/old/c", b"c\n", 0o644),
+    ]
+)
+
+BIG = _tar([("big/", None, 0o755), ("big/data", os.urandom(300_000), 0o644)])
+
+
+def _image(store: Store, layers: list[bytes]) -> StoredImage:
+    image = mutate.scratch(store)
+    for data in layers:
+        digest = store.content.write_bytes(data)
+        image = mutate.append_layer(image, _Blob(digest, len(data)))
+    return image
+
+
+class _Blob:
+    def __init__(self, digest: str, size: int) -> None:
+        self.digest = digest
+        self.size = size
+
+
+@pytest.fixture(params=["overlay", "copy"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    monkeypatch.setenv("DOCKYARD_SNAPSHOTTER", request.param)
+    with Store(tmp_path / "root") as s:
+        yield s
+
+
+@pytest.fixture
+def mountpoints(tmp_path: Path) -> Iterator[list[Path]]:
+    """Mount targets a test uses; whatever is still mounted at the end is unmounted."""
+    used: list[Path] = []
+    yield used
+    for target in used:
+        while is_mountpoint(target):
+            os.system(f"umount -l {target}")
+
+
+def _tree(root: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = str(path.relative_to(root))
+            st = path.lstat()
+            if stat.S_ISDIR(st.st_mode):
+                out[rel] = f"dir {stat.S_IMODE(st.st_mode):o}"
+            elif stat.S_ISREG(st.st_mode):
+                out[rel] = path.read_text()
+            else:
+                out[rel] = f"other {st.st_mode:o}"
+    return out
+
+
+EXPECTED = {
+    "etc": "dir 755",
+    "etc/hostname": "top\n",
+    "opt": "dir 755",
+    "opt/old": "dir 755",
+    "opt/old/c": "c\n",
+    "tmp": "dir 1777",
+}
+
+
+def test_unpack_two_layers_with_whiteouts_merges(store: Store, tmp_path: Path, mountpoints: list[Path]) -> None:
+    image = _image(store, [BASE, TOP])
+    top = store.snapshots.ensure_unpacked(image)
+    assert top == image.chain_ids()[-1]
+    assert len(store.snapshots.lowerdirs(top)) == (2 if store.snapshots.driver == "overlay" else 1)
+    target = tmp_path / "merged"
+    mountpoints.append(target)
+    store.snapshots.prepare("c1", top)
+    store.snapshots.mount("c1", target)
+    try:
+        assert _tree(target) == EXPECTED
+    finally:
+        store.snapshots.unmount(target)
+    assert not is_mountpoint(target)
+
+
+def test_commit_gives_exactly_the_changes(store: Store, tmp_path: Path, mountpoints: list[Path]) -> None:
+    image = _image(store, [BASE])
+    parent = store.snapshots.ensure_unpacked(image)
+    target = tmp_path / "rootfs"
+    mountpoints.append(target)
+    store.snapshots.prepare("build-1", parent)
+    store.snapshots.mount("build-1", target)
+    try:
+        (target / "etc" / "hostname").write_text("changed\n")
+        (target / "etc" / "gone").unlink()
+        (target / "new").mkdir()
+        (target / "new" / "file").write_bytes(b"x" * 5000)
+    finally:
+        store.snapshots.unmount(target)
+    blob = store.snapshots.commit("build-1")
+    assert store.content.size(blob.digest) == blob.size
+    with store.content.open(blob.digest) as f, tarfile.open(fileobj=f, mode="r|") as tf:
+        names = sorted(m.name.rstrip("/") for m in tf)
+    assert names == ["etc", "etc/.wh.gone", "etc/hostname", "new", "new/file"]
+    # the upper became the committed layer: a child of it sees the new tree
+    chain = chain_id(parent, blob.digest)
+    assert store.snapshots.has(chain)
+    store.snapshots.prepare("c2", chain)
+    store.snapshots.mount("c2", target)
+    try:
+        tree = _tree(target)
+    finally:
+        store.snapshots.unmount(target)
+    assert tree["etc/hostname"] == "changed\n" and "etc/gone" not in tree
+    assert tree["new/file"] == "x" * 5000
+
+
+def test_images_sharing_a_base_share_its_snapshot(store: Store) -> None:
+    other = _tar([("srv/", None, 0o755), ("srv/x", b"x\n", 0o644)])
+    a = _image(store, [BASE, TOP])
+    b = _image(store, [BASE, other])
+    store.snapshots.ensure_unpacked(a)
+    before = {s.key for s in store.snapshots.entries()}
+    store.snapshots.ensure_unpacked(b)
+    after = [s.key for s in store.snapshots.entries()]
+    assert len(after) == 3 and before < set(after)
+    assert a.chain_ids()[0] == b.chain_ids()[0]
+
+
+def test_parent_with_children_cannot_be_removed(store: Store) -> None:
+    image = _image(store, [BASE, TOP])
+    top = store.snapshots.ensure_unpacked(image)
+    with pytest.raises(Conflict):
+        store.snapshots.remove(image.chain_ids()[0])
+    assert top is not None
+    store.snapshots.remove(top)
+    store.snapshots.remove(image.chain_ids()[0])
+    assert store.snapshots.entries() == []
+    assert [p.name for p in (store.root / "snapshots").iterdir() if p.name[0].isdigit()] == []
+
+
+def _unpack_in_child(root: Path, image: StoredImage) -> None:
+    with Store(root) as own:
+        own.snapshots.ensure_unpacked(StoredImage(own, image.record))
+
+
+def test_concurrent_unpack_of_one_layer_keeps_one_snapshot(store: Store) -> None:
+    image = _image(store, [BASE, BIG])
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_unpack_in_child, args=(store.root, image)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert [s.key for s in store.snapshots.entries()] == image.chain_ids()
+    leftovers = [p.name for p in (store.root / "snapshots").iterdir() if p.name.startswith("unpack-")]
+    assert leftovers == []
+
+
+def test_corrupt_layer_leaves_no_snapshot(store: Store) -> None:
+    bad = BIG[: len(BIG) // 2]
+    image = _image(store, [bad])
+    with pytest.raises(InvalidArgument, match="layer sha256:"):
+        store.snapshots.ensure_unpacked(image)
+    assert store.snapshots.entries() == []
+    assert [p.name for p in (store.root / "snapshots").iterdir() if p.name.startswith("unpack-")] == []
