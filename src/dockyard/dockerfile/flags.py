@@ -89,7 +89,9 @@ def parse_flags(
                     needle=word,
                 )
         elif not has_value:
-            raise LocalError(f"missing a value on flag: {name}", expected=f"--{name}=<value>", needle=word)
+            raise LocalError(
+                f"missing a value on flag: {name}", expected=f"--{name}=<value>", needle=word
+            )
         elif name in multi:
             out.lists.setdefault(name, []).append(value)
         else:

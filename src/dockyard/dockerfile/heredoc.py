@@ -63,7 +63,9 @@ def shell_words(text: str, *, raw_quotes: bool, raw_escapes: bool, escape: str =
         if ch == "'":
             end = text.find("'", pos + 1)
             if end < 0:
-                raise LocalError("unexpected end of statement while looking for matching single-quote")
+                raise LocalError(
+                    "unexpected end of statement while looking for matching single-quote"
+                )
             cur.append(text[pos : end + 1] if raw_quotes else text[pos + 1 : end])
             pos = end + 1
             continue

@@ -133,7 +133,8 @@ def parse_mount(spec: str) -> Mount:
         if key == "type":
             if value not in _MOUNT_TYPES:
                 raise LocalError(
-                    f'unsupported mount type "{value}"', expected="one of " + ", ".join(_MOUNT_TYPES)
+                    f'unsupported mount type "{value}"',
+                    expected="one of " + ", ".join(_MOUNT_TYPES),
                 )
             mount.type = value
             seen_type = True
@@ -172,9 +173,7 @@ def parse_mount(spec: str) -> Mount:
 
 
 def _run(node: Node) -> Run:
-    flags = parse_flags(
-        node.flags, strings=("network", "security"), multi=("mount",)
-    )
+    flags = parse_flags(node.flags, strings=("network", "security"), multi=("mount",))
     network = flags.string("network")
     if network and network not in ("default", "none", "host"):
         raise LocalError(f'unsupported network mode "{network}"', expected="default, none or host")
@@ -249,7 +248,9 @@ def _interval(name: str, value: str) -> int:
     if ns == 0:
         return 0
     if ns < 1_000_000:
-        raise LocalError(f'Interval "{name}" cannot be less than 1ms', expected=f"--{name}=1ms or more")
+        raise LocalError(
+            f'Interval "{name}" cannot be less than 1ms', expected=f"--{name}=1ms or more"
+        )
     return ns
 
 
@@ -268,7 +269,9 @@ def _healthcheck(node: Node) -> Healthcheck:
     if typ != "CMD":
         raise LocalError(f'Unknown type "{typ}" in HEALTHCHECK (try CMD)', expected="CMD or NONE")
     if not rest:
-        raise LocalError("Missing command after HEALTHCHECK CMD", expected="HEALTHCHECK CMD <command>")
+        raise LocalError(
+            "Missing command after HEALTHCHECK CMD", expected="HEALTHCHECK CMD <command>"
+        )
     test = ["CMD", *rest] if node.json_form else ["CMD-SHELL", rest[0]]
     retries_text = flags.string("retries")
     retries = 0

@@ -188,7 +188,9 @@ class _Parser:
             )
         if self.too_long_at is not None:
             raise self.error(
-                LocalError(f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES - 1}"),
+                LocalError(
+                    f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES - 1}"
+                ),
                 self.too_long_at + 1,
             )
         return ParseResult(
@@ -250,7 +252,9 @@ class _Parser:
                 body.append(raw)
             if not terminated:
                 raise self.error(
-                    LocalError("unterminated heredoc", expected=f"a line holding only {heredoc.name}"),
+                    LocalError(
+                        "unterminated heredoc", expected=f"a line holding only {heredoc.name}"
+                    ),
                     start_line,
                 )
             heredoc.content = "".join(body)

@@ -161,7 +161,9 @@ def stages_needed(
             close = suggest(target, names)
             raise InvalidArgument(
                 f"target stage {target!r} could not be found",
-                hint=f"did you mean {close}?" if close else "known stages: " + (", ".join(names) or "none"),
+                hint=f"did you mean {close}?"
+                if close
+                else "known stages: " + (", ".join(names) or "none"),
             )
     needed: set[int] = set()
     _visit(stages, start, global_args, needed, [])

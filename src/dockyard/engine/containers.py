@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal as signals
+import sqlite3
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ class StoreImages:
 
     def resolve(self, ref: str) -> ImageInfo:
         img = self.store.image(ref)
-        return ImageInfo(img.id, ref, dict(img.config_dict().get("config") or {}))
+        return ImageInfo(img.id, ref, dict(img.config_dict.get("config") or {}))
 
     def prepare(self, key: str, image_id: str) -> None:
         img = self.store.image(image_id)
@@ -494,7 +495,10 @@ class ContainerEngine:
 
 def containers_using_image(db: Database, image_id: str) -> list[str]:
     """IDs of containers (any state) created from an image (for `rmi` without -f)."""
-    rows = db.query("SELECT id FROM containers WHERE image_id = ?", (image_id,))
+    try:
+        rows = db.query("SELECT id FROM containers WHERE image_id = ?", (image_id,))
+    except sqlite3.OperationalError:  # no container was ever made in this store
+        return []
     return [r["id"] for r in rows]
 
 

@@ -29,6 +29,10 @@ def register_in_use_check(fn: InUseCheck) -> None:
 
 def is_image_in_use(store: Store, image_id: str) -> bool:
     """True if a container (or anything registered) uses the image; rmi/prune then refuse."""
+    from dockyard.engine.containers import containers_using_image
+
+    if containers_using_image(store.db, image_id):
+        return True
     return any(check(store, image_id) for check in _IN_USE_CHECKS)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -33,3 +35,37 @@ class LintContext:
 
     def top_level(self) -> list[str]:
         return [p for p in self.paths if "/" not in p.rstrip("/")]
+
+
+# Directories whose presence matters but whose contents the linter never needs to list.
+HEAVY_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache",
+              ".pytest_cache", ".hg", ".svn"}  # fmt: skip
+MAX_ENTRIES = 50_000
+
+
+def from_directory(context_dir: Path, dockerfile: Path | None = None) -> LintContext:
+    """Read a build context directory (names only, never file contents) for the context rules."""
+    from dockyard.dockerfile.ignore import PatternMatcher, ignore_file_for
+
+    has_ignore = (context_dir / ".dockerignore").is_file() or (
+        dockerfile is not None
+        and dockerfile.with_name(dockerfile.name + ".dockerignore").is_file()
+    )
+    patterns = ignore_file_for(context_dir, dockerfile) if has_ignore else None
+    matcher = PatternMatcher(patterns or [])
+    paths: list[str] = []
+    for top, dirs, files in os.walk(context_dir):
+        rel = os.path.relpath(top, context_dir)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        for d in list(dirs):
+            paths.append(f"{prefix}{d}/")
+            if d in HEAVY_DIRS:
+                dirs.remove(d)
+        paths.extend(prefix + f for f in files)
+        if len(paths) > MAX_ENTRIES:
+            break
+
+    def is_ignored(path: str) -> bool:
+        return bool(patterns) and matcher.matches_or_parent_matches(path.rstrip("/"))
+
+    return LintContext(paths=paths, dockerignore=patterns, is_ignored=is_ignored)

@@ -42,7 +42,7 @@ _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|g
 
 
 def _basename(path: str) -> str:
-    return re.split(r"[\\/]", unquote(path).rstrip("/\\"))[-1]
+    return re.split(r"[\\/]", path.strip("\"'").rstrip("/\\"))[-1]
 
 
 @rule("DL3010", "info", "an archive is copied and then unpacked in a later RUN",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from dockyard.errors import InvalidArgument
@@ -201,7 +202,7 @@ class ImageConfig:
             return self.raw
         return go_dumps(self.to_dict())
 
-    @property
+    @cached_property
     def digest(self) -> Digest:
         """The config digest, which is also the image ID."""
         return Digest.from_bytes(self.to_json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from dockyard.errors import InvalidArgument, NotFound
@@ -73,7 +74,7 @@ class Index:
             return self.raw
         return encode_document(self.to_dict(), self.is_docker)
 
-    @property
+    @cached_property
     def digest(self) -> Digest:
         return Digest.from_bytes(self.to_json())
 

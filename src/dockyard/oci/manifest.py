@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from dockyard.errors import InvalidArgument
@@ -92,7 +93,7 @@ class Manifest:
             return self.raw
         return encode_document(self.to_dict(), self.is_docker)
 
-    @property
+    @cached_property
     def digest(self) -> Digest:
         return Digest.from_bytes(self.to_json())
 
@@ -114,11 +115,8 @@ class Manifest:
         what = "image manifest"
         version = check_schema_version(obj, what)
         body_type = expect(obj, "mediaType", str, what) or ""
-        if "manifests" in obj and "config" not in obj:
+        if mt.is_index(body_type) or ("manifests" in obj and "config" not in obj):
             raise InvalidArgument(f"{what}: this document is an image index, not a manifest")
-        if body_type and not mt.is_manifest(body_type) and body_type != mt.OCI_MANIFEST:
-            if mt.is_index(body_type):
-                raise InvalidArgument(f"{what}: media type {body_type} is an index, not a manifest")
         if "config" not in obj:
             raise InvalidArgument(f"{what}: missing config descriptor")
         layers = expect(obj, "layers", list, what) or []

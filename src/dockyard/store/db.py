@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +16,22 @@ _lock = threading.Lock()
 def register_schema(name: str, ddl: str) -> None:
     """Declare a module's tables; `ddl` must be idempotent (CREATE ... IF NOT EXISTS)."""
     _SCHEMAS[name] = ddl
+
+
+def _retry_locked(fn: Callable[[], object], attempts: int = 300) -> None:
+    """Run `fn`, retrying while SQLite reports "database is locked" without waiting itself.
+
+    Switching to (or confirming) WAL mode, and the first open while another process
+    recovers the WAL, can fail with SQLITE_BUSY before the busy timeout applies.
+    """
+    for attempt in range(attempts):
+        try:
+            fn()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 + 0.001 * attempt)
 
 
 class Database:
@@ -32,7 +49,7 @@ class Database:
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")

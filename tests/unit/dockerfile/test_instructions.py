@@ -36,7 +36,7 @@ def error(body: str) -> DockerfileSyntaxError:
 
 def test_run_forms_mounts_network() -> None:
     run_shell, run_exec, run_mount = commands(
-        "RUN echo hi\nRUN [\"echo\", \"hi\"]\n"
+        'RUN echo hi\nRUN ["echo", "hi"]\n'
         "RUN --mount=type=cache,target=/root/.cache,id=pip --network=none pip install x\n"
     )
     assert isinstance(run_shell, Run) and run_shell.cmd == "echo hi" and not run_shell.json_form
@@ -66,7 +66,7 @@ def test_copy_add_flags() -> None:
 
 def test_env_label_expose_volume_arg() -> None:
     env, legacy, label, expose, volume, arg = commands(
-        "ENV A=1 B=\"two words\"\nENV C three words\nLABEL k=v\nEXPOSE 80/tcp 443\n"
+        'ENV A=1 B="two words"\nENV C three words\nLABEL k=v\nEXPOSE 80/tcp 443\n'
         'VOLUME ["/a", "/b"]\nARG X Y=2\n'
     )
     assert isinstance(env, Env) and env.pairs == [("A", "1"), ("B", '"two words"')]
@@ -74,13 +74,16 @@ def test_env_label_expose_volume_arg() -> None:
     assert isinstance(label, Label) and label.pairs == [("k", "v")]
     assert isinstance(expose, Expose) and expose.ports == ["443", "80/tcp"]
     assert isinstance(volume, Volume) and volume.paths == ["/a", "/b"]
-    assert isinstance(arg, Arg) and [(a.name, a.default) for a in arg.args] == [("X", None), ("Y", "2")]
+    assert isinstance(arg, Arg) and [(a.name, a.default) for a in arg.args] == [
+        ("X", None),
+        ("Y", "2"),
+    ]
 
 
 def test_healthcheck_and_cmd_entrypoint_shell() -> None:
     hc, none, cmd, ep, shell = commands(
         "HEALTHCHECK --interval=1m30s --retries=3 CMD curl -f http://x/\nHEALTHCHECK NONE\n"
-        "CMD [\"a\"]\nENTRYPOINT /bin/sh\nSHELL [\"/bin/bash\", \"-c\"]\n"
+        'CMD ["a"]\nENTRYPOINT /bin/sh\nSHELL ["/bin/bash", "-c"]\n'
     )
     assert isinstance(hc, Healthcheck)
     assert hc.test == ["CMD-SHELL", "curl -f http://x/"]
@@ -96,7 +99,9 @@ def test_onbuild_expression_and_refusals() -> None:
     assert isinstance(onbuild, Onbuild) and onbuild.expression == "RUN echo hi"
     assert "Chaining ONBUILD" in error("ONBUILD ONBUILD RUN x\n").reason
     assert error("ONBUILD FROM x\n").reason == "FROM isn't allowed as an ONBUILD trigger"
-    assert error("ONBUILD MAINTAINER me\n").reason == "MAINTAINER isn't allowed as an ONBUILD trigger"
+    assert (
+        error("ONBUILD MAINTAINER me\n").reason == "MAINTAINER isn't allowed as an ONBUILD trigger"
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,8 +109,11 @@ def test_onbuild_expression_and_refusals() -> None:
     [
         ("RUNN x\n", "unknown instruction: RUNN (did you mean RUN?)"),
         ("COPY --chwon=1 a b\n", "unknown flag: chwon (did you mean chown?)"),
-        ("COPY onlyone\n", "COPY requires at least two arguments, but only one was provided. "
-         "Destination could not be determined."),
+        (
+            "COPY onlyone\n",
+            "COPY requires at least two arguments, but only one was provided. "
+            "Destination could not be determined.",
+        ),
         ("WORKDIR\n", "WORKDIR requires exactly one argument"),
         ("EXPOSE\n", "EXPOSE requires at least one argument"),
         ("COPY --link=maybe a b\n", "expecting boolean value for flag link, not: maybe"),

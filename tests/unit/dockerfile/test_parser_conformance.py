@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,12 @@ from dockyard.dockerfile.heredoc import chomp_heredoc_content, heredocs_from_lin
 from dockyard.dockerfile.line_parsers import DISPATCH, parse_json
 from dockyard.dockerfile.words import parse_words
 
-CONFORMANCE = Path(__file__).resolve().parents[3].parent / "shared" / "conformance"
+CONFORMANCE = Path(
+    os.environ.get(
+        "DOCKYARD_CONFORMANCE",
+        Path(__file__).resolve().parents[3].parent / "shared" / "conformance",
+    )
+)
 
 
 def _cases(folder: str) -> list[str]:

@@ -22,7 +22,7 @@ def test_keywords_are_case_insensitive_and_raw_case_is_kept() -> None:
 
 
 def test_error_carries_file_line_column_and_text() -> None:
-    text = "FROM busybox\n\n   CMD [\"a\", [\"b\"]]\n"
+    text = 'FROM busybox\n\n   CMD ["a", ["b"]]\n'
     with pytest.raises(DockerfileSyntaxError) as info:
         parse(text, filename="app/Dockerfile")
     err = info.value
@@ -134,7 +134,10 @@ def test_cli_parse_error_exit_1(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, ["dockerfile", "parse", str(path)])
     assert out.exit_code == 1
     lines = out.output.splitlines()
-    assert lines[0] == f"Error: {path}:2:1: when using JSON array syntax, arrays must be comprised of strings only"
+    assert (
+        lines[0]
+        == f"Error: {path}:2:1: when using JSON array syntax, arrays must be comprised of strings only"
+    )
     assert lines[1].endswith('CMD ["a", 1]')
 
 

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dockyard.errors import InvalidArgument
 from dockyard.oci import (
@@ -25,6 +27,7 @@ from dockyard.oci import (
     mediatypes,
     normalize_arch,
 )
+from dockyard.oci._json import go_dumps
 
 EMPTY = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -159,3 +162,13 @@ def test_host_platform_is_normalised():
     host = host_platform()
     assert host.os == "linux"
     assert (host.architecture, host.variant) == normalize_arch(host.architecture, host.variant)
+
+
+# -- Go-compatible JSON text ---------------------------------------------------------------
+
+
+@given(st.dictionaries(st.text(), st.lists(st.text(), max_size=3), max_size=4))
+def test_go_json_escapes_html_and_reads_back(value: dict[str, list[str]]):
+    out = go_dumps(value)
+    assert json.loads(out) == value
+    assert not any(ch in out for ch in (b"<", b">", b"&")) and b"\xe2\x80\xa8" not in out

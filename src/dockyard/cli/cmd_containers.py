@@ -1,0 +1,394 @@
+"""Container commands with Docker's flags and output: run, create, start, ps, logs, stop, rm, exec, ..."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from dockyard.errors import DockyardError, InvalidArgument
+
+RUN_FLAGS: list[Any] = [
+    click.option("-d", "--detach", is_flag=True, help="Run in the background, print the ID."),
+    click.option("--name", default=None, help="Assign a name to the container."),
+    click.option("-p", "--publish", multiple=True, help="Publish a port: [ip:]host:ctr[/udp]."),
+    click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports."),
+    click.option("-e", "--env", multiple=True, help="Set an environment variable."),
+    click.option("--env-file", multiple=True, help="Read environment variables from a file."),
+    click.option("-v", "--volume", multiple=True, help="Bind mount or named volume."),
+    click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits."),
+    click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
+    click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
+    click.option("-w", "--workdir", default=None, help="Working directory inside the container."),
+    click.option("-u", "--user", default=None, help="user[:group] or uid[:gid]."),
+    click.option("--entrypoint", default=None, help="Overwrite the image's ENTRYPOINT."),
+    click.option("--hostname", "-h", "hostname", default=None, help="Container host name."),
+    click.option("--network", "--net", default="bridge", help="none, host, bridge or a network."),
+    click.option("--restart", default=None, help="no, always, unless-stopped, on-failure[:N]."),
+    click.option("-m", "--memory", default=None, help="Memory limit (e.g. 256m)."),
+    click.option("--cpus", type=float, default=None, help="Number of CPUs."),
+    click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
+    click.option("--cap-add", multiple=True, help="Add a Linux capability."),
+    click.option("--cap-drop", multiple=True, help="Drop a Linux capability."),
+    click.option("--init", is_flag=True, help="Run an init inside that forwards signals."),
+    click.option("-l", "--label", multiple=True, help="Set metadata (key=value)."),
+    click.option("--group-add", multiple=True, help="Additional groups to join."),
+    click.option("--privileged", is_flag=True, help="Give extended privileges."),
+]
+
+
+def run_flags(f: Any) -> Any:
+    for opt in reversed(RUN_FLAGS):
+        f = opt(f)
+    return f
+
+
+def engine(obj: Any) -> Any:
+    from dockyard.engine.containers import ContainerEngine
+
+    return ContainerEngine(obj.root, runtime=obj.runtime)
+
+
+def build_request(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> Any:
+    from dockyard.engine.containers import CreateRequest
+    from dockyard.runtime.bundle import RunOptions, parse_memory
+    from dockyard.runtime.requests import parse_env, parse_labels, parse_volume
+
+    entry = kw["entrypoint"]
+    opts = RunOptions(
+        command=list(command),
+        entrypoint=None if entry is None else ([entry] if entry else []),
+        env=parse_env(list(kw["env"]), list(kw["env_file"])),
+        workdir=kw["workdir"], user=kw["user"], group_add=list(kw["group_add"]),
+        hostname=kw["hostname"], tty=kw["tty"], interactive=kw["interactive"],
+        read_only=kw["read_only"], cap_add=list(kw["cap_add"]), cap_drop=list(kw["cap_drop"]),
+        privileged=kw["privileged"],
+        memory=parse_memory(kw["memory"]) if kw["memory"] else None,
+        cpus=kw["cpus"], init=kw["init"],
+        mounts=[parse_volume(v) for v in kw["volume"]], labels=parse_labels(list(kw["label"])),
+    )  # fmt: skip
+    if kw["cpus"] is not None and kw["cpus"] <= 0:
+        raise InvalidArgument("--cpus must be greater than 0", hint="e.g. --cpus 0.5")
+    return CreateRequest(
+        image=image, options=opts, name=kw["name"], publish=list(kw["publish"]),
+        publish_all=kw["publish_all"], network=kw["network"], restart=kw["restart"],
+        auto_remove=kw["auto_remove"], detach=kw["detach"],
+    )  # fmt: skip
+
+
+@click.command(context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
+@run_flags
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def run(obj: Any, image: str, command: tuple[str, ...], **kw: Any) -> None:
+    """Create and run a new container from an image."""
+    eng = engine(obj)
+    c = eng.create(build_request(image, command, kw))
+    if kw["detach"]:
+        try:
+            eng.start(c)
+        except DockyardError:
+            if kw["auto_remove"]:
+                eng.remove(c.id, force=True)
+            raise
+        click.echo(c.id)
+        return
+    sys.stdout.flush()
+    try:
+        code = eng.run_attached(c)
+    except DockyardError:
+        raise
+    sys.exit(code)
+
+
+@click.command()
+@run_flags
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def create(obj: Any, image: str, command: tuple[str, ...], **kw: Any) -> None:
+    """Create a new container without starting it."""
+    c = engine(obj).create(build_request(image, command, kw))
+    click.echo(c.id)
+
+
+@click.command()
+@click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def start(obj: Any, attach: bool, containers: tuple[str, ...]) -> None:
+    """Start one or more stopped containers."""
+    eng = engine(obj)
+    for ref in containers:
+        c = eng.start(ref)
+        if attach:
+            for entry in eng.logs(c.id, follow=True):
+                _emit(entry, timestamps=False)
+            sys.exit(eng.wait(c.id))
+        click.echo(ref)
+
+
+def _emit(entry: Any, timestamps: bool) -> None:
+    out = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
+    if timestamps:
+        from dockyard.runtime.inspect import iso
+
+        out.write(iso(entry.epoch).encode() + b" ")
+    out.write(entry.text)
+    out.flush()
+
+
+def _matches(c: Any, filters: list[str]) -> bool:
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "name" and value not in c.name:
+            return False
+        if key == "id" and not c.id.startswith(value):
+            return False
+        if key == "status" and c.state != value:
+            return False
+        if key == "ancestor" and value not in (c.image, c.image_id):
+            return False
+        if key == "exited" and (c.state != "exited" or str(c.exit_code) != value):
+            return False
+        if key == "label":
+            k, _, v = value.partition("=")
+            labels = c.config.get("labels", {})
+            if k not in labels or (v and labels[k] != v):
+                return False
+        if key not in ("name", "id", "status", "ancestor", "exited", "label"):
+            raise InvalidArgument(f"invalid filter '{key}'", hint="use name, id, status, ancestor, exited or label")
+    return True
+
+
+@click.command()
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all containers.")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter (name=, status=, label=...).")
+@click.pass_obj
+def ps(obj: Any, all_: bool, quiet: bool, no_trunc: bool, filters: tuple[str, ...]) -> None:
+    """List containers."""
+    from dockyard.cli.formatting import ellipsis, render_table, time_ago
+    from dockyard.runtime.inspect import command_text, ports_text, status_text
+
+    rows = [c for c in engine(obj).list(all_=all_ or bool(filters)) if _matches(c, list(filters))]
+    if quiet:
+        for c in rows:
+            click.echo(c.id if no_trunc else c.short_id)
+        return
+    table = []
+    for c in rows:
+        cmd = command_text(c)
+        cmd = json.dumps(cmd) if no_trunc else json.dumps(ellipsis(cmd, 20))
+        table.append([c.id if no_trunc else c.short_id, c.image, cmd, time_ago(c.created),
+                      status_text(c), ports_text(c), c.name])  # fmt: skip
+    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    click.echo(render_table(headers, table).rstrip("\n"))
+
+
+@click.command()
+@click.option("-f", "--follow", is_flag=True, help="Follow log output.")
+@click.option("-n", "--tail", default="all", help="Number of lines from the end.")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+@click.option("--since", default=None, help="Show logs since a time or duration (10m).")
+@click.argument("container")
+@click.pass_obj
+def logs(obj: Any, follow: bool, tail: str, timestamps: bool, since: str | None, container: str) -> None:
+    """Fetch the logs of a container."""
+    from dockyard.runtime.logs import parse_since
+
+    n = None if tail == "all" else _int_arg(tail, "--tail")
+    since_ts = parse_since(since) if since else None
+    try:
+        for entry in engine(obj).logs(container, follow=follow, tail=n, since=since_ts):
+            _emit(entry, timestamps)
+    except KeyboardInterrupt:
+        pass
+
+
+def _int_arg(value: str, flag: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid value for {flag}: {value!r}", hint="use a number") from None
+
+
+@click.command()
+@click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL.")
+@click.option("-s", "--signal", "sig", default=None, help="Signal to send first.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def stop(obj: Any, timeout: int | None, sig: str | None, containers: tuple[str, ...]) -> None:
+    """Stop one or more running containers (STOPSIGNAL, then SIGKILL after -t seconds)."""
+    eng = engine(obj)
+    for ref in containers:
+        if sig:
+            c = eng.get(ref)
+            c.config["stop_signal"] = sig if sig.upper().startswith("SIG") or sig.isdigit() else "SIG" + sig.upper()
+            eng.records.update(c)
+        eng.stop(ref, timeout)
+        click.echo(ref)
+
+
+@click.command()
+@click.option("-s", "--signal", "sig", default="KILL", help="Signal to send.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def kill(obj: Any, sig: str, containers: tuple[str, ...]) -> None:
+    """Kill one or more running containers."""
+    eng = engine(obj)
+    for ref in containers:
+        eng.kill(ref, sig)
+        click.echo(ref)
+
+
+@click.command()
+@click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds before SIGKILL.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def restart(obj: Any, timeout: int | None, containers: tuple[str, ...]) -> None:
+    """Restart one or more containers."""
+    eng = engine(obj)
+    for ref in containers:
+        eng.restart(ref, timeout)
+        click.echo(ref)
+
+
+@click.command()
+@click.option("-f", "--force", is_flag=True, help="Kill and remove a running container.")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes too.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def rm(obj: Any, force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
+    """Remove one or more containers."""
+    eng = engine(obj)
+    failed: DockyardError | None = None
+    for ref in containers:
+        try:
+            eng.remove(ref, force=force, volumes=volumes)
+            click.echo(ref)
+        except DockyardError as exc:
+            failed = exc
+            if len(containers) > 1:
+                click.echo(f"Error: {exc.message}", err=True)
+    if failed is not None:
+        if len(containers) > 1:
+            sys.exit(1)
+        raise failed
+
+
+@click.command(context_settings={"allow_interspersed_args": False})
+@click.option("-i", "--interactive", is_flag=True)
+@click.option("-t", "--tty", is_flag=True)
+@click.option("-d", "--detach", is_flag=True)
+@click.option("-e", "--env", multiple=True)
+@click.option("-w", "--workdir", default=None)
+@click.option("-u", "--user", default=None)
+@click.argument("container")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_obj
+def exec_(obj: Any, interactive: bool, tty: bool, detach: bool, env: tuple[str, ...],
+          workdir: str | None, user: str | None, container: str, command: tuple[str, ...]) -> None:  # fmt: skip
+    """Run a command in a running container."""
+    from dockyard.runtime.requests import parse_env
+
+    code = engine(obj).exec(container, list(command), env=parse_env(list(env), []),
+                            workdir=workdir, user=user, tty=tty, interactive=interactive,
+                            detach=detach)  # fmt: skip
+    sys.exit(code)
+
+
+@click.command()
+@click.option("-f", "--format", "fmt", default=None, help="Go template.")
+@click.option("--type", "kind", default=None, hidden=True)
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def inspect(obj: Any, fmt: str | None, kind: str | None, containers: tuple[str, ...]) -> None:
+    """Show low-level information on containers (Docker's JSON shape)."""
+    eng = engine(obj)
+    docs = [eng.inspect(ref) for ref in containers]
+    if fmt:
+        from dockyard.cli.formatting import render_template
+
+        for d in docs:
+            click.echo(render_template(fmt, d))
+        return
+    click.echo(json.dumps(docs, indent=4))
+
+
+@click.command()
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_obj
+def wait(obj: Any, containers: tuple[str, ...]) -> None:
+    """Block until containers stop, then print their exit codes."""
+    eng = engine(obj)
+    for ref in containers:
+        click.echo(eng.wait(ref))
+
+
+@click.command()
+@click.argument("container")
+@click.argument("private_port", required=False)
+@click.pass_obj
+def port(obj: Any, container: str, private_port: str | None) -> None:
+    """List port mappings of a container."""
+    for m in engine(obj).ports(container):
+        key = f"{m.container_port}/{m.protocol}"
+        if private_port and private_port not in (key, str(m.container_port)):
+            continue
+        line = f"{m.host_ip or '0.0.0.0'}:{m.host_port}"
+        click.echo(line if private_port else f"{key} -> {line}")
+
+
+@click.command()
+@click.argument("container")
+@click.pass_obj
+def top(obj: Any, container: str) -> None:
+    """Display the running processes of a container."""
+    click.echo(engine(obj).top(container).rstrip("\n"))
+
+
+@click.group()
+def container() -> None:
+    """Manage containers."""
+
+
+@container.command("prune")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
+@click.pass_obj
+def container_prune(obj: Any, force: bool) -> None:
+    """Remove all stopped containers."""
+    if not force:
+        click.confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue?", abort=True)
+    gone = engine(obj).prune()
+    click.echo("Deleted Containers:")
+    for cid in gone:
+        click.echo(cid)
+    click.echo("\nTotal reclaimed space: 0B")
+
+
+@container.command("cleanup", hidden=True)
+@click.argument("container_id")
+@click.pass_obj
+def container_cleanup(obj: Any, container_id: str) -> None:
+    """conmon's exit command: release network and mounts; apply --rm and --restart."""
+    time.sleep(0)
+    engine(obj).cleanup(container_id)
+
+
+COMMANDS = {"run": run, "create": create, "start": start, "ps": ps, "logs": logs, "stop": stop,
+            "kill": kill, "restart": restart, "rm": rm, "exec": exec_, "inspect": inspect,
+            "wait": wait, "port": port, "top": top}  # fmt: skip
+
+
+def register(group: click.Group) -> None:
+    for name, cmd in COMMANDS.items():
+        group.add_command(cmd, name)
+        container.add_command(cmd, name)
+    container.add_command(ps, "ls")
+    group.add_command(container, "container")
