@@ -161,21 +161,35 @@ main() {
     can_import=0
     log "'dockyard import' is not available yet: caching the tarballs only"
   fi
-  local recipe slug key tarball IMAGE
+  local recipe slug key tarball names=() slugs=() keys=() tarballs=() recipe_files=()
   for recipe in "$recipes"/*.recipe; do
-    IMAGE="$(bash -c 'source "$1"; echo "$IMAGE"' _ "$recipe")"
     slug="$(basename "$recipe" .recipe)"
     key="$(recipe_key "$recipe")"
-    tarball="$cache/$slug-$key.tar"
-    if [ ! -s "$tarball" ]; then
-      # One builder per machine at a time; a second caller waits and reuses the result.
-      exec 9>"$cache/.lock"
-      flock 9
-      [ -s "$tarball" ] || build_image "$recipe" "$slug" "$key" "$tarball"
-      flock -u 9
-    fi
-    if [ "$can_import" = 1 ]; then import_image "$IMAGE" "$slug" "$key" "$tarball"; fi
-    if [ "$print" = 1 ]; then printf '%s\t%s\t%s\n' "$IMAGE" "$tarball" "${tarball%.tar}.changes"; fi
+    recipe_files+=("$recipe") slugs+=("$slug") keys+=("$key")
+    names+=("$(bash -c 'source "$1"; echo "$IMAGE"' _ "$recipe")")
+    tarballs+=("$cache/$slug-$key.tar")
+  done
+  local i missing=0
+  for i in "${!tarballs[@]}"; do [ -s "${tarballs[$i]}" ] || missing=1; done
+  if [ "$missing" = 1 ]; then
+    # One builder per machine at a time (a second caller waits and reuses the result);
+    # the images are built side by side: each is mostly waiting on downloads and dpkg.
+    exec 9>"$cache/.lock"
+    flock 9
+    local pids=() failed=0
+    for i in "${!tarballs[@]}"; do
+      [ -s "${tarballs[$i]}" ] && continue
+      build_image "${recipe_files[$i]}" "${slugs[$i]}" "${keys[$i]}" "${tarballs[$i]}" &
+      pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || failed=1; done
+    flock -u 9
+    [ "$failed" = 0 ] || die "building the base images failed"
+  fi
+  for i in "${!tarballs[@]}"; do
+    tarball="${tarballs[$i]}"
+    if [ "$can_import" = 1 ]; then import_image "${names[$i]}" "${slugs[$i]}" "${keys[$i]}" "$tarball"; fi
+    if [ "$print" = 1 ]; then printf '%s\t%s\t%s\n' "${names[$i]}" "$tarball" "${tarball%.tar}.changes"; fi
   done
 }
 

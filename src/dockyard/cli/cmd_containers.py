@@ -184,7 +184,7 @@ def ps(obj: Any, all_: bool, quiet: bool, no_trunc: bool, filters: tuple[str, ..
     table = []
     for c in rows:
         cmd = command_text(c)
-        cmd = json.dumps(cmd) if no_trunc else json.dumps(ellipsis(cmd, 20))
+        cmd = json.dumps(cmd if no_trunc else ellipsis(cmd, 20), ensure_ascii=False)
         table.append([c.id if no_trunc else c.short_id, c.image, cmd, time_ago(c.created),
                       status_text(c), ports_text(c), c.name])  # fmt: skip
     headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]

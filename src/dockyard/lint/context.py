@@ -25,6 +25,12 @@ class LintContext:
         path = path.strip("/")
         return path in self._set or f"{path}/" in self._set
 
+    def is_dir(self, path: str) -> bool:
+        path = path.strip("/")
+        while path.startswith("./"):
+            path = path[2:]
+        return f"{path}/" in self._set
+
     @property
     def _set(self) -> set[str]:
         cached: set[str] | None = getattr(self, "_cache", None)

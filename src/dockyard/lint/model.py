@@ -64,6 +64,7 @@ class Rule:
     check: Check
     family: str  # "hadolint", "buildkit", "dockyard"
     needs_context: bool = False
+    same_as: str = ""  # a rule that reports the same thing; on the same line only it is shown
 
     @property
     def url(self) -> str:
@@ -118,12 +119,16 @@ def rule(
     hint: str,
     family: str = "hadolint",
     needs_context: bool = False,
+    same_as: str = "",
 ) -> Callable[[Check], Check]:
     """Register the decorated check function under `rule_id`."""
 
     def wrap(fn: Check) -> Check:
         REGISTRY.add(
-            Rule(rule_id, Severity.parse(severity), message, hint, fn, family, needs_context)
+            Rule(
+                rule_id, Severity.parse(severity), message, hint, fn, family, needs_context,
+                same_as,
+            )
         )
         return fn
 

@@ -102,8 +102,18 @@ def lint_result(
                     url=r.url,
                 )
             )
+    findings = _drop_duplicates(findings, rules)
     findings.sort(key=lambda f: (f.line, f.rule))
     return findings
+
+
+def _drop_duplicates(findings: list[Finding], rules: dict[str, Rule]) -> list[Finding]:
+    """Drop a finding when its rule's `same_as` rule reported the same line."""
+    seen = {(f.rule, f.line) for f in findings}
+    return [
+        f for f in findings
+        if not (rules[f.rule].same_as and (rules[f.rule].same_as, f.line) in seen)
+    ]  # fmt: skip
 
 
 def visible(findings: list[Finding]) -> list[Finding]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockyard.dockerfile import DockerfileSyntaxError
 from dockyard.dockerfile.commands import (
@@ -182,3 +184,18 @@ def test_stages_needed_errors() -> None:
     bad = load("FROM a\nFROM b\nCOPY --from=7 /x /y\n").stages
     with pytest.raises(DockerfileSyntaxError, match="stage index 7 is out of range"):
         stages_needed(bad)
+
+
+_WORDS = ["FROM", "RUN", "COPY", "ENV", "ARG", "ONBUILD", "HEALTHCHECK", "SHELL", " ", "a",
+          "b=c", "$x", '"', "[", "]", "--from=a", "--mount=type=cache", "--", "<<EOF", "\nEOF\n",
+          "\n", "\\\n", "AS", "NONE", "="]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), max_size=30))
+def test_random_instructions_load_or_raise_user_errors(words: list[str]) -> None:
+    try:
+        df = load("".join(words))
+        stages_needed(df.stages)
+    except InvalidArgument:  # DockerfileSyntaxError is one
+        pass
