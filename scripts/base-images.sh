@@ -148,6 +148,16 @@ import_image() {  # name slug key tarball
   [ -n "$current" ] || die "$name was imported but 'dockyard images -q $name' does not show it"
   mkdir -p "$(dirname "$stamp")"
   echo "$key $current" > "$stamp"
+  realpath -m "$root" > "$(dirname "$stamp")/root"
+}
+
+# Forget the stamps of store roots that no longer exist (test roots, removed stores).
+prune_stamps() {
+  local dir
+  for dir in "$cache"/imported/*/; do
+    [ -f "$dir/root" ] || continue
+    [ -d "$(cat "$dir/root")" ] || rm -rf "$dir"
+  done
 }
 
 main() {
@@ -186,6 +196,7 @@ main() {
     flock -u 9
     [ "$failed" = 0 ] || die "building the base images failed"
   fi
+  [ "$can_import" = 1 ] && prune_stamps
   for i in "${!tarballs[@]}"; do
     tarball="${tarballs[$i]}"
     if [ "$can_import" = 1 ]; then import_image "${names[$i]}" "${slugs[$i]}" "${keys[$i]}" "$tarball"; fi

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.errors import Conflict, InvalidArgument
+from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.image import StoredImage, mutate
 from dockyard.store import Store
 from dockyard.store.mounts import is_mountpoint
@@ -220,3 +220,60 @@ def test_corrupt_layer_leaves_no_snapshot(store: Store) -> None:
         store.snapshots.ensure_unpacked(image)
     assert store.snapshots.entries() == []
     assert [p.name for p in (store.root / "snapshots").iterdir() if p.name.startswith("unpack-")] == []
+
+
+def test_committed_snapshot_mounts_read_only(store: Store, tmp_path: Path, mountpoints: list[Path]) -> None:
+    image = _image(store, [BASE, TOP])
+    top = store.snapshots.ensure_unpacked(image)
+    assert top is not None
+    target = tmp_path / "view"
+    mountpoints.append(target)
+    store.snapshots.mount(top, target)
+    try:
+        assert _tree(target) == EXPECTED
+        with pytest.raises(OSError):
+            (target / "etc" / "new").write_text("no")
+    finally:
+        store.snapshots.unmount(target)
+
+
+def test_active_key_is_unique_and_mounted_commit_is_refused(
+    store: Store, tmp_path: Path, mountpoints: list[Path]
+) -> None:
+    store.snapshots.prepare("k", None)
+    with pytest.raises(AlreadyExists):
+        store.snapshots.prepare("k", None)
+    if store.snapshots.driver == "overlay":
+        target = tmp_path / "m"
+        mountpoints.append(target)
+        store.snapshots.mount("k", target)
+        try:
+            with pytest.raises(Conflict, match="still mounted"):
+                store.snapshots.commit("k")
+        finally:
+            store.snapshots.unmount(target)
+    (store.snapshots.active("k").upper / "only").write_text("1")
+    blob = store.snapshots.commit("k")
+    with store.content.open(blob.digest) as f, tarfile.open(fileobj=f, mode="r|") as tf:
+        assert [m.name for m in tf] == ["only"]
+    with pytest.raises(NotFound):
+        store.snapshots.active("k")
+
+
+def test_gc_keeps_snapshots_in_use_and_removes_the_rest(store: Store) -> None:
+    from dockyard.store import gc
+
+    kept = mutate.register(_image(store, [BASE]), ["kept:1"])
+    dropped = _image(store, [BASE, TOP])  # never named: its top layer is garbage
+    store.snapshots.ensure_unpacked(kept)
+    store.snapshots.ensure_unpacked(dropped)
+    container = _image(store, [BASE, BIG])
+    top = store.snapshots.ensure_unpacked(container)
+    store.snapshots.prepare("container-1", top)
+    result = gc.collect(store)
+    remaining = set(store.snapshots.list_committed())
+    assert kept.chain_ids()[0] in remaining
+    assert dropped.chain_ids()[1] not in remaining
+    assert top in remaining  # a container's active snapshot still builds on it
+    assert dropped.chain_ids()[1] in result.snapshots_removed
+    assert store.snapshots.active("container-1").upper.is_dir()

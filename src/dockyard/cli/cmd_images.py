@@ -44,9 +44,24 @@ def image_group(root: click.Group) -> click.Group:
     return image
 
 
-InspectFn = Callable[[Store, str], dict[str, Any]]
-# `dockyard inspect` tries each type in order; containers add theirs with register_inspect_type.
-INSPECT_TYPES: dict[str, InspectFn] = {"image": engine.inspect_image}
+InspectFn = Callable[[Any, str], dict[str, Any]]  # (the CLI Context object, ref) -> document
+
+
+def _inspect_container(obj: Any, ref: str) -> dict[str, Any]:
+    from dockyard.engine.containers import ContainerEngine
+
+    doc: dict[str, Any] = ContainerEngine(obj.root, runtime=obj.runtime).inspect(ref)
+    return doc
+
+
+def _inspect_image(obj: Any, ref: str) -> dict[str, Any]:
+    with Store(obj.root) as store:
+        return engine.inspect_image(store, ref)
+
+
+# `dockyard inspect` tries each type in order (Docker's: containers, then images);
+# other areas add theirs with register_inspect_type.
+INSPECT_TYPES: dict[str, InspectFn] = {"container": _inspect_container, "image": _inspect_image}
 
 
 def register_inspect_type(name: str, fn: InspectFn) -> None:
@@ -61,22 +76,23 @@ def _print_inspect(docs: list[dict[str, Any]], fmt: str | None) -> None:
         click.echo(json.dumps(docs, indent=4))
 
 
-def _inspect(store: Store, refs: tuple[str, ...], kind: str | None, fmt: str | None) -> None:
+def _inspect(obj: Any, refs: tuple[str, ...], kind: str | None, fmt: str | None) -> None:
     types = {kind: INSPECT_TYPES[kind]} if kind else INSPECT_TYPES
     docs: list[dict[str, Any]] = []
     missing: list[str] = []
     for ref in refs:
         for fn in types.values():
             try:
-                docs.append(fn(store, ref))
+                docs.append(fn(obj, ref))
                 break
-            except NotFound:
+            except (NotFound, ImportError):
                 continue
         else:
             missing.append(ref)
     _print_inspect(docs, fmt)
     if missing:
-        raise NotFound(f"No such {kind or 'object'}: {missing[0]}")
+        what = {"image": "image", "container": "container"}.get(kind or "", "object")
+        raise NotFound(f"No such {what}: {missing[0]}")
 
 
 # -- images -------------------------------------------------------------------------------
@@ -320,22 +336,21 @@ def register(root: click.Group) -> None:
     @click.pass_context
     def image_inspect(ctx: click.Context, images: tuple[str, ...], fmt: str | None) -> None:
         """Display detailed information on one or more images."""
-        _inspect(_store(ctx), images, "image", fmt)
+        _inspect(ctx.find_root().obj, images, "image", fmt)
 
-    if "inspect" not in root.commands:
-
-        @root.command("inspect")
-        @click.argument("names", nargs=-1, required=True)
-        @click.option("-f", "--format", "fmt", default=None, help="Format with a Go template.")
-        @click.option("--type", "kind", default=None, help="Only this type (e.g. image).")
-        @click.pass_context
-        def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str | None,
-                    kind: str | None) -> None:
-            """Return low-level information on dockyard objects."""
-            if kind and kind not in INSPECT_TYPES:
-                raise InvalidArgument(f'"{kind}" is not a valid value for --type',
-                                      hint="use one of " + ", ".join(INSPECT_TYPES))
-            _inspect(_store(ctx), names, kind, fmt)
+    # replaces a containers-only `inspect` registered earlier: this one tries every type
+    @root.command("inspect")
+    @click.argument("names", nargs=-1, required=True)
+    @click.option("-f", "--format", "fmt", default=None, help="Format with a Go template.")
+    @click.option("--type", "kind", default=None, help="Only this type (container or image).")
+    @click.pass_context
+    def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str | None,
+                kind: str | None) -> None:
+        """Return low-level information on containers and images."""
+        if kind and kind not in INSPECT_TYPES:
+            raise InvalidArgument(f'"{kind}" is not a valid value for --type',
+                                  hint="use one of " + ", ".join(INSPECT_TYPES))
+        _inspect(ctx.find_root().obj, names, kind, fmt)
 
     @image.command("prune")
     @click.option("-a", "--all", "all_", is_flag=True, help="Remove all unused images.")

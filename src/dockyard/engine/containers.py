@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
@@ -443,7 +444,7 @@ class ContainerEngine:
         c = self.get(ref)
         return inspect_json(c, str(self.dir(c)))
 
-    def ports(self, ref: str) -> list[PortMapping]:
+    def ports(self, ref: str) -> builtins.list[PortMapping]:
         c = self.get(ref)
         return [PortMapping.from_json(p) for p in c.config.get("ports", [])] if c.state == RUNNING else []
 
@@ -457,7 +458,7 @@ class ContainerEngine:
             offset = path.stat().st_size if path.exists() else 0
             yield from logs.follow(path, offset, lambda: self._exit_code(c) is None)
 
-    def exec(self, ref: str, cmd: list[str], *, env: list[str], workdir: str | None,
+    def exec(self, ref: str, cmd: builtins.list[str], *, env: builtins.list[str], workdir: str | None,
              user: str | None, tty: bool, interactive: bool, detach: bool) -> int:  # fmt: skip
         c = self.get(ref)
         if c.state != RUNNING:
@@ -488,7 +489,7 @@ class ContainerEngine:
                               ",".join(map(str, pids))], capture_output=True, text=True)  # fmt: skip
         return out.stdout
 
-    def users_of_volume(self, name: str) -> list[str]:
+    def users_of_volume(self, name: str) -> builtins.list[str]:
         return [c.id for c in self.records.list()
                 if any(m.get("name") == name for m in c.config["options"].get("mounts", []))]  # fmt: skip
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,13 +114,18 @@ def _parse_filters(filters: list[str] | tuple[str, ...]) -> dict[str, list[str]]
     return out
 
 
-def _matches_reference(summary: ImageSummary, patterns: list[str]) -> bool:
-    for pattern in patterns:
-        for tag in summary.repo_tags:
-            repo = tag.rpartition(":")[0]
-            if fnmatch.fnmatchcase(tag, pattern) or fnmatch.fnmatchcase(repo, pattern):
-                return True
-    return False
+def _matches_reference(tag: str, patterns: list[str]) -> bool:
+    """Docker's reference filter: a glob on the familiar `repo` or `repo:tag`."""
+    repo = tag.rpartition(":")[0]
+    return any(_path_match(p, tag) or _path_match(p, repo) for p in patterns)
+
+
+def _path_match(pattern: str, name: str) -> bool:
+    """Go's path.Match: `*` and `?` never match `/`."""
+    parts = []
+    for ch in pattern:
+        parts.append("[^/]*" if ch == "*" else "[^/]" if ch == "?" else re.escape(ch))
+    return re.fullmatch("".join(parts), name) is not None
 
 
 def _matches_labels(summary: ImageSummary, wanted: list[str]) -> bool:
@@ -142,8 +147,10 @@ def list_images(
     if "dangling" in wanted:
         want = wanted["dangling"][-1].lower() in ("true", "1")
         out = [s for s in out if s.dangling == want]
-    if "reference" in wanted:
-        out = [s for s in out if _matches_reference(s, wanted["reference"])]
+    if "reference" in wanted:  # docker shows only the matching names of an image
+        for s in out:
+            s.repo_tags = [t for t in s.repo_tags if _matches_reference(t, wanted["reference"])]
+        out = [s for s in out if s.repo_tags]
     if "label" in wanted:
         out = [s for s in out if _matches_labels(s, wanted["label"])]
     for key, keep_older in (("before", True), ("since", False)):

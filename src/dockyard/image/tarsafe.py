@@ -19,6 +19,7 @@ import shutil
 import stat
 import tarfile
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -44,22 +45,40 @@ class ApplyResult:
 
 
 class _HashingReader:
-    """A read-only stream that hashes every byte read through it."""
+    """A read-only stream that hashes every byte read through it.
 
-    def __init__(self, inner: BinaryIO) -> None:
+    Big chunks are hashed on a helper thread while the caller unpacks them (hashlib
+    releases the GIL); `digest()` waits for the last one.
+    """
+
+    def __init__(self, inner: BinaryIO, pool: ThreadPoolExecutor) -> None:
         self._inner = inner
-        self.hash = hashlib.sha256()
+        self._hash = hashlib.sha256()
+        self._pool = pool
+        self._pending: Future[None] | None = None
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._inner.read(size)
-        self.hash.update(data)
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+        if len(data) >= 256 << 10:
+            self._pending = self._pool.submit(self._hash.update, data)
+        else:
+            self._hash.update(data)
         self.size += len(data)
         return data
 
     def drain(self) -> None:
         while self.read(CHUNK):
             pass
+
+    def digest(self) -> str:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+        return "sha256:" + self._hash.hexdigest()
 
 
 def _bad(message: str, hint: str | None = None) -> InvalidArgument:
@@ -295,14 +314,21 @@ def _write_all(fd: int, data: bytes) -> None:
 def apply_tar(stream: BinaryIO, target: Path, *, overlay: bool = False) -> ApplyResult:
     """Unpack tar `stream` (compression detected) into directory `target`; see module doc."""
     target.mkdir(parents=True, exist_ok=True)
+    compression, plain = open_uncompressed(stream)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="layer-hash") as pool:
+        reader = _HashingReader(plain, pool)
+        size, diff_id = _extract(reader, _Extractor(target, overlay))
+    return ApplyResult(diff_id, size, compression)
+
+
+def _extract(reader: _HashingReader, extractor: _Extractor) -> tuple[int, str]:
     from zstandard import ZstdError
 
-    compression, plain = open_uncompressed(stream)
-    reader = _HashingReader(plain)
-    extractor = _Extractor(target, overlay)
     current = "the first entry"
     try:
-        with tarfile.open(fileobj=reader, mode="r|", errorlevel=2) as tf:  # type: ignore[call-overload]
+        with tarfile.open(  # type: ignore[call-overload]
+            fileobj=reader, mode="r|", errorlevel=2, bufsize=1 << 20
+        ) as tf:
             for member in tf:
                 current = repr(member.name)
                 extractor.apply(tf, member)
@@ -321,4 +347,4 @@ def apply_tar(stream: BinaryIO, target: Path, *, overlay: bool = False) -> Apply
         raise _bad(f"cannot unpack layer tar entry {current}: {exc}") from exc
     except (tarfile.TarError, EOFError, ValueError, ZstdError) as exc:
         raise _bad(f"layer tar is truncated or malformed at {current}: {exc}") from exc
-    return ApplyResult("sha256:" + reader.hash.hexdigest(), reader.size, compression)
+    return reader.size, reader.digest()

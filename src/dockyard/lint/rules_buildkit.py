@@ -244,20 +244,12 @@ def redundant_target_platform(facts: Facts) -> Iterator[Hit]:
             yield Hit(stage.from_instr.line)
 
 
-def _declared_before(facts: Facts, instr: Instr) -> set[str]:
-    names: set[str] = set()
-    stage = facts.stage_of(instr)
-    if stage is None:
-        return names
-    for anc in facts.ancestry(stage):
-        for other in anc.instrs:
-            if other is instr:
-                break
-            if other.keyword == "arg":
-                names |= {w.split("=", 1)[0] for w in other.node.args}
-            elif other.keyword == "env":
-                names |= {n for n, _, _ in other.pairs}
-    return names
+def _declared(instr: Instr) -> set[str]:
+    if instr.keyword == "arg":
+        return {w.split("=", 1)[0] for w in instr.node.args}
+    if instr.keyword == "env":
+        return {n for n, _, _ in instr.pairs}
+    return set()
 
 
 _EXPANDED = {"add", "copy", "env", "expose", "label", "stopsignal", "user", "volume", "workdir",
@@ -267,25 +259,34 @@ _EXPANDED = {"add", "copy", "env", "expose", "label", "stopsignal", "user", "vol
 @rule("UndefinedVar", "warning", "a variable no ARG or ENV defines",
       "declare it with ARG or ENV first, or fix a typo", _FAMILY)
 def undefined_var(facts: Facts) -> Iterator[Hit]:
-    for instr in facts.instrs:
-        if instr.keyword not in _EXPANDED or instr.onbuild or instr.stage < 0:
-            continue
-        known = _declared_before(facts, instr) | BASE_ENV | PROXY_ARGS
-        words = list(instr.node.args) + [f.partition("=")[2] for f in instr.node.flags]
-        if instr.keyword in ("env", "label"):
-            words = [v for _, v, _ in instr.pairs]
-        elif instr.keyword == "arg":
-            words = [w.partition("=")[2] for w in instr.node.args]
-        reported: set[str] = set()
-        for word in words:
-            if word.startswith("'"):
+    at_end: dict[int, set[str]] = {}
+    for stage in facts.stages:
+        known = set(BASE_ENV | PROXY_ARGS)
+        if stage.parent is not None:
+            known |= at_end.get(stage.parent, set())
+        for instr in stage.instrs:
+            if instr.onbuild:
                 continue
-            for name in variables_in(word):
-                if name not in known and name not in reported:
-                    reported.add(name)
-                    yield Hit(instr.line, f"`${name}` is not defined by any ARG or ENV above")
-        if instr.keyword == "env":
-            known |= {n for n, _, _ in instr.pairs}
+            if instr.keyword in _EXPANDED:
+                yield from _undefined_in(instr, known)
+            known |= _declared(instr)
+        at_end[stage.index] = known
+
+
+def _undefined_in(instr: Instr, known: set[str]) -> Iterator[Hit]:
+    words = list(instr.node.args) + [f.partition("=")[2] for f in instr.node.flags]
+    if instr.keyword in ("env", "label"):
+        words = [v for _, v, _ in instr.pairs]
+    elif instr.keyword == "arg":
+        words = [w.partition("=")[2] for w in instr.node.args]
+    reported: set[str] = set()
+    for word in words:
+        if word.startswith("'"):
+            continue
+        for name in variables_in(word):
+            if name not in known and name not in reported:
+                reported.add(name)
+                yield Hit(instr.line, f"`${name}` is not defined by any ARG or ENV above")
 
 
 @rule("CopyIgnoredFile", "warning", "COPY/ADD of a path the .dockerignore excludes",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 
-from dockyard.lint.facts import Facts, Instr, Stage, unquote
+from dockyard.lint.facts import Facts, Instr, unquote
 from dockyard.lint.model import Hit, rule
 from dockyard.lint.pkgtools import pip_installs, subcommand_args
 
@@ -21,6 +21,8 @@ def dy0000(facts: Facts) -> Iterator[Hit]:
       "remove the empty or comment-only continuation lines (or what the warning names)", _F)
 def dy0001(facts: Facts) -> Iterator[Hit]:
     for warning in facts.result.warnings:
+        if warning.short == "MaintainerDeprecated":
+            continue  # DL4000 / MaintainerDeprecated report it
         yield Hit(max(warning.line, 1), warning.message)
 
 
@@ -50,16 +52,6 @@ def dy0003(facts: Facts) -> Iterator[Hit]:
             yield Hit(instr.line, f"ADD downloads {unquote(urls[0])} without verifying it")
 
 
-def _workdir_at(stage: Stage, instr: Instr) -> str:
-    cwd = "/"
-    for other in stage.instrs:
-        if other is instr:
-            break
-        if other.keyword == "workdir" and other.node.args:
-            cwd = posixpath.join(cwd, unquote(other.node.args[0]))
-    return posixpath.normpath(cwd)
-
-
 def _covers(target: str, dest: str) -> bool:
     return dest == target or dest.startswith(target.rstrip("/") + "/") or \
         target.startswith(dest.rstrip("/") + "/")  # fmt: skip
@@ -71,22 +63,26 @@ def _covers(target: str, dest: str) -> bool:
 def dy0004(facts: Facts) -> Iterator[Hit]:
     for stage in facts.stages:
         copied: list[str] = []
+        cwd = "/"
         for instr in stage.instrs:
-            if instr.keyword in ("copy", "add") and instr.node.args:
-                cwd = _workdir_at(stage, instr)
+            if instr.keyword == "workdir" and instr.node.args:
+                cwd = posixpath.normpath(posixpath.join(cwd, unquote(instr.node.args[0])))
+            elif instr.keyword in ("copy", "add") and instr.node.args:
                 copied.append(posixpath.normpath(posixpath.join(cwd, unquote(instr.node.args[-1]))))
-                continue
-            if instr.keyword != "run":
-                continue
-            cwd = _workdir_at(stage, instr)
-            for cmd in instr.script.named("chown", "chmod"):
-                if not cmd.has_flag("R", "recursive"):
-                    continue
-                targets = cmd.positional()[1:]
-                paths = [posixpath.normpath(posixpath.join(cwd, t)) for t in targets]
-                if any(_covers(p, d) for p in paths for d in copied):
-                    yield Hit(instr.line, f"`{cmd.name} -R` rewrites files a COPY added above")
-                    break
+            elif instr.keyword == "run" and copied:
+                hit = _recursive_owner_change(instr, cwd, copied)
+                if hit:
+                    yield hit
+
+
+def _recursive_owner_change(instr: Instr, cwd: str, copied: list[str]) -> Hit | None:
+    for cmd in instr.script.named("chown", "chmod"):
+        if not cmd.has_flag("R", "recursive"):
+            continue
+        paths = [posixpath.normpath(posixpath.join(cwd, t)) for t in cmd.positional()[1:]]
+        if any(_covers(p, d) for p in paths for d in copied):
+            return Hit(instr.line, f"`{cmd.name} -R` rewrites files a COPY added above")
+    return None
 
 
 _INSTALLERS = (

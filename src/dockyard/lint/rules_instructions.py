@@ -13,7 +13,7 @@ _ABSOLUTE = re.compile(r"^(/|\$|[A-Za-z]:[\\/])")
 
 def _of(facts: Facts, *keywords: str) -> Iterator[Instr]:
     for instr in facts.instrs:
-        if instr.keyword in keywords:
+        if instr.keyword in keywords and not instr.onbuild:
             yield instr
 
 

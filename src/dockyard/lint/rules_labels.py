@@ -46,6 +46,8 @@ def dl3049(facts: Facts) -> Iterator[Hit]:
     if not schema:
         return
     for stage in facts.stages:
+        if stage.from_instr is None:
+            continue
         present: set[str] = set()
         for s in _linked(facts, stage):
             present |= set(_labels(s))

@@ -50,7 +50,7 @@ def dl3009(facts: Facts) -> Iterator[Hit]:
             c for c in commands(instr, "apt-get", "apt", "aptitude")
             if subcommand_args(c, {"install", "update"}, APT_VALUE_FLAGS) is not None
         ]  # fmt: skip
-        if not any(subcommand_args(c, {"install"}, APT_VALUE_FLAGS) is not None for c in cmds):
+        if not any(subcommand_args(c, {"update"}, APT_VALUE_FLAGS) is not None for c in cmds):
             continue
         if cache_mounted(instr, "/var/lib/apt/lists") or cache_mounted(
             instr, "/var/lib/apt", "/var/cache/apt"

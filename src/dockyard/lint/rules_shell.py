@@ -90,6 +90,8 @@ def dl3047(facts: Facts) -> Iterator[Hit]:
         for cmd in instr.script.named("wget"):
             if any(a.split("=", 1)[0] in quiet or a.startswith("--progress") for a in cmd.args):
                 continue
+            if cmd.has_flag("q"):
+                continue
             yield Hit(instr.line)
 
 
@@ -135,33 +137,25 @@ def dl4005(facts: Facts) -> Iterator[Hit]:
                 yield Hit(instr.line)
 
 
-def _shell_of(instr: Instr, facts: Facts) -> list[str]:
-    stage = facts.stage_of(instr)
-    shell = ["/bin/sh", "-c"]
-    if stage is None:
-        return shell
-    for other in stage.instrs:
-        if other is instr:
-            break
-        if other.keyword == "shell" and not other.onbuild:
-            shell = list(other.node.args)
-    return shell
+def _pipefail_ok(shell: list[str]) -> bool:
+    exe = shell[0].lower() if shell else ""
+    if any(w in exe for w in ("pwsh", "powershell", "cmd")):
+        return True
+    pipefail = any(
+        a == "pipefail" and i > 0 and shell[i - 1].startswith("-") and "o" in shell[i - 1]
+        for i, a in enumerate(shell)
+    )
+    return pipefail and not exe.endswith("/sh") and exe != "sh"
 
 
 @rule("DL4006", "warning", "a pipe in RUN hides the failure of all but its last command",
       "set `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` before this RUN")
 def dl4006(facts: Facts) -> Iterator[Hit]:
-    for instr in run_instrs(facts):
-        if instr.node.json_form or not instr.script.has_pipe:
-            continue
-        shell = _shell_of(instr, facts)
-        exe = shell[0].lower() if shell else ""
-        if any(w in exe for w in ("pwsh", "powershell", "cmd")):
-            continue
-        pipefail = any(
-            a == "pipefail" and i > 0 and shell[i - 1].startswith("-") and "o" in shell[i - 1]
-            for i, a in enumerate(shell)
-        )
-        if pipefail and not exe.endswith("/sh") and exe != "sh":
-            continue
-        yield Hit(instr.line)
+    for stage in facts.stages:
+        shell = ["/bin/sh", "-c"]
+        for instr in stage.instrs:
+            if instr.keyword == "shell" and not instr.onbuild:
+                shell = list(instr.node.args)
+            elif instr.keyword == "run" and not instr.node.json_form:
+                if instr.script.has_pipe and not _pipefail_ok(shell):
+                    yield Hit(instr.line)

@@ -52,7 +52,7 @@ def dl3007(facts: Facts) -> Iterator[Hit]:
 
 def _copy_froms(facts: Facts) -> Iterator[tuple[Instr, str]]:
     for instr in facts.instrs:
-        if instr.keyword in ("copy", "add"):
+        if instr.keyword in ("copy", "add") and not instr.onbuild:
             source = instr.flag("from")
             if source:
                 yield instr, unquote(source)
@@ -63,11 +63,13 @@ def _copy_froms(facts: Facts) -> Iterator[tuple[Instr, str]]:
 def dl3022(facts: Facts) -> Iterator[Hit]:
     for instr, source in _copy_froms(facts):
         if source.isdigit():
-            if int(source) >= max(instr.stage, 0):
+            stage = facts.stage_of(instr)
+            defined = instr.stage + 1 if stage is not None and stage.from_instr else instr.stage
+            if int(source) >= max(defined, 0):
                 yield Hit(instr.line)
         elif ":" in source or "/" in source or "$" in source:
             continue
-        elif not facts.is_alias(source, before=instr.stage):
+        elif not facts.is_alias(source, before=instr.stage + 1):
             yield Hit(instr.line)
 
 
@@ -154,7 +156,6 @@ def dl3061(facts: Facts) -> Iterator[Hit]:
             return
         if node.keyword != "arg":
             yield Hit(node.start_line)
-            return
 
 
 @rule("DL3063", "warning", "a stage named with a reserved word",

@@ -36,7 +36,7 @@ def load_rules() -> dict[str, Rule]:
 def default_parser() -> Parser:
     from dockyard.dockerfile import parse
 
-    return parse  # type: ignore[no-any-return]
+    return parse
 
 
 def lint_text(

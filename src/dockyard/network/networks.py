@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import ipaddress
 import json
@@ -115,7 +116,7 @@ class NetworkStore:
     def _bridge_name(self, index: int) -> str:
         return f"dy{self._salt[:6]}{index:02x}"[:15]
 
-    def _pick_subnet(self, taken: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    def _pick_subnet(self, taken: builtins.list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
         # A /24 in 10.128.0.0/9 starting at a place derived from the root, so test roots that
         # run side by side get different subnets (and CNI leases never clash).
         start = int(self._salt[6:12], 16) % (1 << 15)
@@ -181,7 +182,7 @@ class NetworkStore:
 
     # -- CNI -----------------------------------------------------------------------------
     def conflist(self, net: Network) -> dict[str, Any]:
-        ipam = {
+        ipam: dict[str, Any] = {
             "type": "host-local",
             "ranges": [[{"subnet": net.subnet, "gateway": net.gateway}]],
             "dataDir": str(self.ipam_dir),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import secrets
@@ -178,7 +179,7 @@ class ContainerRecords:
         rows = self.db.query("SELECT host_port, protocol, container_id FROM port_reservations")
         return {(r["host_port"], r["protocol"]) for r in rows if r["container_id"] != exclude}
 
-    def reserve_ports(self, cid: str, ports: list[tuple[int, str]]) -> None:
+    def reserve_ports(self, cid: str, ports: builtins.list[tuple[int, str]]) -> None:
         try:
             with self.db.transaction() as conn:
                 for port, proto in ports:

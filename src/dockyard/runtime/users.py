@@ -105,8 +105,8 @@ def resolve_user(root: Path | None, spec: str, group_add: list[str] | None = Non
                 g = int(row[2])
                 if g != gid and g not in extra:
                     extra.append(g)
-    for g in group_add or []:
-        gv = _lookup_group(groups, g)
+    for name_or_gid in group_add or []:
+        gv = _lookup_group(groups, name_or_gid)
         if gv not in extra:
             extra.append(gv)
     return ResolvedUser(uid=uid, gid=gid, additional_gids=extra, home=home, name=name)

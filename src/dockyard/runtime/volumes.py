@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import secrets
@@ -83,7 +84,7 @@ class Volumes:
     def list(self) -> list[Volume]:
         return [self._vol(r) for r in self.db.query("SELECT * FROM volumes ORDER BY name")]
 
-    def remove(self, name: str, in_use_by: list[str], force: bool = False) -> None:
+    def remove(self, name: str, in_use_by: builtins.list[str], force: bool = False) -> None:
         vol = self.get(name)
         if in_use_by and not force:
             raise Conflict(

@@ -106,8 +106,7 @@ def _sweep_snapshots(store: Store, result: GCResult) -> None:
         keep.update(str(k) for k in fn(store))
     for key in list(lister()):
         key = str(getattr(key, "chain_id", None) or getattr(key, "key", None) or key)
-        if key not in keep:
-            remover(key)
+        if key not in keep and remover(key) is not False:
             result.snapshots_removed.append(key)
 
 

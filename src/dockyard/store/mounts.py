@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dockyard.errors import Unavailable
 
+MS_RDONLY = 0x1
+MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MNT_DETACH = 0x2
@@ -102,10 +104,14 @@ def mount_overlay(
         )
 
 
-def bind_mount(source: Path, target: Path) -> None:
+def bind_mount(source: Path, target: Path, readonly: bool = False) -> None:
     try:
         _mount(str(source), str(target), None, MS_BIND | MS_REC, None)
+        if readonly:
+            _mount("none", str(target), None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
     except OSError as exc:
+        if readonly and is_mountpoint(target):
+            unmount(target)
         raise Unavailable(f"cannot bind-mount {source} on {target}: {exc.strerror}") from exc
 
 

@@ -15,13 +15,14 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
-from dockyard.image.layer import apply_layer, write_diff
-from dockyard.store import mounts
+from dockyard.image.layer import DiffResult, write_diff
+from dockyard.store import mounts, unpack
 from dockyard.store.db import register_schema
 from dockyard.store.locking import file_lock, try_lock_fd
 
@@ -141,7 +142,7 @@ class Snapshots:
         rows = self.db.query("SELECT * FROM snapshots WHERE key = ?", (key,))
         return rows[0] if rows else None
 
-    def _need(self, key: str, kind: str | None = None) -> sqlite3.Row:
+    def need(self, key: str, kind: str | None = None) -> sqlite3.Row:
         row = self._row(key)
         if row is None or (kind is not None and row["kind"] != kind):
             what = {"committed": "layer snapshot", "active": "active snapshot"}.get(kind or "", "snapshot")
@@ -157,13 +158,30 @@ class Snapshots:
 
     def path(self, key: str) -> Path:
         """The directory holding snapshot `key`'s files (its layer, or its upper if active)."""
-        return self._fs(self._need(key))
+        return self._fs(self.need(key))
 
     def entries(self) -> list[SnapshotInfo]:
         return [
             SnapshotInfo(r["key"], r["kind"], r["parent"], int(r["size"]), self._fs(r))
             for r in self.db.query("SELECT * FROM snapshots ORDER BY id")
         ]
+
+    def list_committed(self) -> list[str]:
+        """Chain IDs of every committed snapshot, children before their parents (for GC)."""
+        rows = self.db.query("SELECT key FROM snapshots WHERE kind = 'committed' ORDER BY id DESC")
+        return [str(r["key"]) for r in rows]
+
+    def remove_committed(self, key: str) -> bool:
+        """Remove committed snapshot `key` unless another snapshot builds on it (then False)."""
+        if self.db.query("SELECT 1 FROM snapshots WHERE parent = ? LIMIT 1", (key,)):
+            return False
+        if not self.has(key):
+            return False
+        try:
+            self.remove(key)
+        except (Conflict, NotFound):
+            return False
+        return True
 
     def lowerdirs(self, chain: str | None) -> list[Path]:
         """The layer directories of committed snapshot `chain`, top-most first (overlay order).
@@ -172,7 +190,7 @@ class Snapshots:
         """
         if chain is None:
             return []
-        self._need(chain, "committed")
+        self.need(chain, "committed")
         if self.driver == "copy":
             return [self.path(chain)]
         rows = self.db.query(
@@ -189,66 +207,23 @@ class Snapshots:
         )
         return [self.dir / str(r["id"]) / "fs" for r in rows]
 
-    # -- unpacking ------------------------------------------------------------------------
+    # -- unpacking (store/unpack.py) ----------------------------------------------------
     def ensure_unpacked(self, image: StoredImage) -> str | None:
         """Unpack each of `image`'s layers not unpacked yet; the top layer's chain ID."""
-        diff_ids = image.diff_ids
-        layers = image.layers
-        if len(diff_ids) != len(layers):
-            raise InvalidArgument(
-                f"image {image.id} has {len(layers)} layers but {len(diff_ids)} diff IDs",
-                hint="the image is corrupt; pull or build it again",
-            )
-        parent: str | None = None
-        for desc, diff_id in zip(layers, diff_ids, strict=True):
-            chain = chain_id(parent, diff_id)
-            if not self.has(chain):
-                with image.open_layer(desc) as stream:
-                    self.unpack(stream, diff_id, parent)
-            parent = chain
-        return parent
+        return unpack.ensure_unpacked(self, image)
 
     def unpack(self, stream: BinaryIO, diff_id: str, parent: str | None) -> str:
-        """Unpack one layer tar (any compression) on top of `parent`; its chain ID.
+        """Unpack one layer tar (any compression) on top of `parent`; its chain ID."""
+        return unpack.unpack_layer(self, stream, diff_id, parent)
 
-        Concurrent unpacks of the same layer serialize on a lock; the layer is built in a
-        temporary directory and published only if its content matches `diff_id`.
-        """
-        chain = chain_id(parent, diff_id)
-        if self.has(chain):
-            return chain
-        if parent is not None:
-            self._need(parent, "committed")
-        with file_lock(self._lock_path(chain)):
-            if self.has(chain):
-                return chain
-            tmp = self._tmp("unpack-", chain)
-            try:
-                fs = tmp / "fs"
-                self._seed(fs, parent)
-                try:
-                    result = apply_layer(stream, fs, overlay=self.driver == "overlay")
-                except InvalidArgument as exc:
-                    raise InvalidArgument(f"layer {diff_id}: {exc.message}", hint=exc.hint) from exc
-                if result.diff_id != diff_id:
-                    raise InvalidArgument(
-                        f"layer content has digest {result.diff_id}, the image says {diff_id}",
-                        hint="the layer blob is corrupt; pull or load the image again",
-                    )
-                self._publish(tmp, chain, "committed", parent, diff_id, result.size)
-            except BaseException:
-                _rmtree(tmp)
-                raise
-        return chain
-
-    def _lock_path(self, key: str) -> Path:
+    def lock_path(self, key: str) -> Path:
         return self.dir / "locks" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
 
-    def _tmp(self, prefix: str, key: str) -> Path:
+    def tmp_dir(self, prefix: str, key: str) -> Path:
         tag = hashlib.sha256(key.encode()).hexdigest()[:32]
         return Path(tempfile.mkdtemp(prefix=f"{prefix}{tag}-", dir=self.dir))
 
-    def _seed(self, fs: Path, parent: str | None) -> None:
+    def seed(self, fs: Path, parent: str | None) -> None:
         """An empty layer dir (overlay), or a copy of the parent's whole tree (copy driver)."""
         if self.driver == "copy" and parent is not None:
             _copy_tree(self.path(parent), fs)
@@ -256,7 +231,7 @@ class Snapshots:
             fs.mkdir(mode=0o755)
             os.chmod(fs, 0o755)
 
-    def _publish(
+    def publish(
         self, tmp: Path, key: str, kind: str, parent: str | None, diff_id: str | None, size: int
     ) -> None:
         """Insert the row and rename `tmp` to `<id>` in one transaction."""
@@ -269,7 +244,7 @@ class Snapshots:
                 )
                 final = self.dir / str(cur.lastrowid)
                 if final.exists():  # left by a crash between rename and commit: no row owns it
-                    _rmtree(final)
+                    rmtree(final)
                 os.rename(tmp, final)
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc):
@@ -282,12 +257,12 @@ class Snapshots:
         if not key or key.startswith("sha256:"):
             raise InvalidArgument(f"invalid snapshot key {key!r}", hint="keys must not look like chain IDs")
         if parent is not None:
-            self._need(parent, "committed")
+            self.need(parent, "committed")
         if self._row(key) is not None:
             raise AlreadyExists(f"snapshot {key} already exists", hint="remove it first")
-        tmp = self._tmp("prepare-", key)
+        tmp = self.tmp_dir("prepare-", key)
         try:
-            self._seed(tmp / "fs", parent)
+            self.seed(tmp / "fs", parent)
             if self.driver == "copy":  # changes are what moved ctime past this marker's
                 (tmp / "prepared").touch()
                 time.sleep(0.02)
@@ -296,14 +271,14 @@ class Snapshots:
                 lowers = self.lowerdirs(parent)
                 if lowers:
                     _copy_root_meta(lowers[0], tmp / "fs")
-            self._publish(tmp, key, "active", parent, None, 0)
+            self.publish(tmp, key, "active", parent, None, 0)
         except BaseException:
-            _rmtree(tmp)
+            rmtree(tmp)
             raise
         return self.active(key)
 
     def active(self, key: str) -> Active:
-        row = self._need(key, "active")
+        row = self.need(key, "active")
         base = self.dir / str(row["id"])
         if self.driver == "copy":
             return Active(key, row["parent"], base / "fs", None, [])
@@ -311,10 +286,10 @@ class Snapshots:
 
     def mount(self, key: str, target: Path) -> None:
         """Mount snapshot `key` on `target`: writable if active, read-only if committed."""
-        row = self._need(key)
+        row = self.need(key)
         target.mkdir(parents=True, exist_ok=True)
         if self.driver == "copy":
-            mounts.bind_mount(self._fs(row), target)
+            mounts.bind_mount(self._fs(row), target, readonly=row["kind"] == "committed")
             return
         if row["kind"] == "active":
             snap = self.active(key)
@@ -348,22 +323,22 @@ class Snapshots:
         The upper directory itself becomes the committed snapshot of the new chain ID
         (no second unpack); if that chain is already unpacked the active one is dropped.
         """
-        row = self._need(key, "active")
+        row = self.need(key, "active")
         if self.driver == "overlay":
             self._check_unmounted(row)
         parent = row["parent"]
-        with self.content.writer() as writer:
-            if self.driver == "overlay":
-                result = write_diff(self._fs(row), writer)
-            else:
-                from dockyard.image.treediff import write_tree_diff
+        upper = self._fs(row)
+        if self.driver == "overlay":
+            result = self._write_blob(lambda out: write_diff(upper, out))
+        else:
+            from dockyard.image.treediff import write_tree_diff
 
-                lower = self.path(parent) if parent is not None else None
-                since = (self.dir / str(row["id"]) / "prepared").stat().st_ctime_ns
-                result = write_tree_diff(lower, self._fs(row), writer, since)
-            digest = writer.commit()
+            lower = self.path(parent) if parent is not None else None
+            since = (self.dir / str(row["id"]) / "prepared").stat().st_ctime_ns
+            result = self._write_blob(lambda out: write_tree_diff(lower, upper, out, since))
+        digest = result.digest
         chain = chain_id(parent, digest)
-        with file_lock(self._lock_path(chain)):
+        with file_lock(self.lock_path(chain)):
             if self.has(chain):
                 self.remove(key)
             else:
@@ -373,12 +348,43 @@ class Snapshots:
                         " created = ? WHERE id = ?",
                         (chain, digest, result.size, time.time(), row["id"]),
                     )
-                _rmtree(self.dir / str(row["id"]) / "work")
+                rmtree(self.dir / str(row["id"]) / "work")
         return LayerBlob(digest, result.size)
+
+    def _write_blob(self, produce: Callable[[BinaryIO], DiffResult]) -> DiffResult:
+        """Write a layer tar straight into the content store, hashed once as it is written.
+
+        Same protocol as ContentStore.writer (a locked file under ingest/, fsync, rename
+        to blobs/sha256/<hex>), minus the writer's second sha256 pass over the data,
+        which would cost a third of a commit's time; `produce` returns the digest.
+        """
+        fd, name = tempfile.mkstemp(dir=self.content.ingest_dir, prefix="layer-", suffix=".partial")
+        try_lock_fd(fd)
+        try:
+            with open(fd, "wb", buffering=1 << 20, closefd=False) as out:
+                result = produce(out)
+            os.fsync(fd)
+            target = self.content.path(result.digest)
+            if target.exists():
+                os.unlink(name)
+            else:
+                os.chmod(name, 0o644)
+                os.rename(name, target)
+                dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
+        return result
 
     def remove(self, key: str) -> None:
         """Remove snapshot `key` (active, or committed with no children)."""
-        row = self._need(key)
+        row = self.need(key)
         if row["kind"] == "active" and self.driver == "overlay":
             self._check_unmounted(row)
         trash = self.dir / f"deleted-{row['id']}-{os.getpid()}"
@@ -391,7 +397,7 @@ class Snapshots:
                 f"layer snapshot {key} is the parent of other snapshots",
                 hint="remove the images or containers built on it first",
             ) from exc
-        _rmtree(trash)
+        rmtree(trash)
 
     # -- housekeeping ---------------------------------------------------------------------
     def _clean_stale(self) -> None:
@@ -399,24 +405,24 @@ class Snapshots:
         for entry in os.scandir(self.dir):
             name = entry.name
             if name.startswith("deleted-"):
-                _rmtree(Path(entry.path))
+                rmtree(Path(entry.path))
             elif name.startswith("prepare-"):
                 if time.time() - entry.stat(follow_symlinks=False).st_mtime > 3600:
-                    _rmtree(Path(entry.path))
+                    rmtree(Path(entry.path))
             elif name.startswith("unpack-"):
                 lock = self.dir / "locks" / (name.split("-")[1] + ".lock")
                 if not lock.exists():
-                    _rmtree(Path(entry.path))
+                    rmtree(Path(entry.path))
                     continue
                 fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
                 try:
                     if try_lock_fd(fd):  # no live unpack holds it: the dir is abandoned
-                        _rmtree(Path(entry.path))
+                        rmtree(Path(entry.path))
                 finally:
                     os.close(fd)
 
 
-def _rmtree(path: Path) -> None:
+def rmtree(path: Path) -> None:
     if path.exists():
         subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], check=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 from dockyard.lint.config import LintConfig
 from dockyard.lint.runner import lint_text, load_rules
 
-CONFORMANCE = Path(__file__).resolve().parents[3].parent / "shared" / "conformance"
+REPO = Path(__file__).resolve().parents[3]
+CONFORMANCE = Path(os.environ.get("DOCKYARD_CONFORMANCE", REPO.parent / "shared" / "conformance"))
 EXAMPLES = CONFORMANCE / "hadolint-rule-examples.json"
 
 # Rules we do not implement, each with the reason.

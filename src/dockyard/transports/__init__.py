@@ -1,0 +1,1 @@
+"""Image sources and sinks outside the store: OCI layouts, docker archives, registries."""

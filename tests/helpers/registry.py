@@ -1,0 +1,177 @@
+"""Registry test helpers: OCI layouts of small images, servers on free ports, htpasswd files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent.parent
+DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def tar_of(files: dict[str, bytes]) -> bytes:
+    """A deterministic plain tar holding `files` (path -> content)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 1_600_000_000
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def write_oci_layout(
+    path: Path, layers: list[bytes], *, tag: str = "latest", compress: str = "gzip",
+    docker: bool = False,
+) -> dict:
+    """Write an OCI layout with one image of `layers` (plain tars); returns digests and sizes."""
+    blobs = path / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+
+    def put(data: bytes) -> str:
+        digest = sha(data)
+        (blobs / digest.split(":")[1]).write_bytes(data)
+        return digest
+
+    descs, diff_ids = [], []
+    for layer in layers:
+        diff_ids.append(sha(layer))
+        blob = gzip.compress(layer, mtime=0) if compress == "gzip" else layer
+        if compress == "zstd":
+            import zstandard
+
+            blob = zstandard.ZstdCompressor().compress(layer)
+        suffix = {"gzip": "+gzip", "zstd": "+zstd", "": ""}[compress]
+        mt = ("application/vnd.docker.image.rootfs.diff.tar" + suffix.replace("+", ".")) if docker \
+            else "application/vnd.oci.image.layer.v1.tar" + suffix
+        descs.append({"mediaType": mt, "digest": put(blob), "size": len(blob)})
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "test"} for _ in layers],
+    }).encode()
+    config_digest = put(config)
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json" if docker
+        else "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json" if docker
+                   else "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": len(config)},
+        "layers": descs,
+    }).encode()
+    manifest_digest = put(manifest)
+    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": json.loads(manifest)["mediaType"], "digest": manifest_digest,
+        "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
+    return {"config": config_digest, "manifest": manifest_digest, "layers": descs,
+            "diff_ids": diff_ids}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 15.0, verify: bool = True) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1.0, verify=verify)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class Server:
+    """A registry subprocess (ours or distribution's), stopped by `stop()`."""
+
+    def __init__(self, proc: subprocess.Popen, port: int, scheme: str = "http") -> None:
+        self.proc, self.port, self.scheme = proc, port, scheme
+        self.host = f"127.0.0.1:{port}"
+        self.url = f"{scheme}://{self.host}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def start_dockyard_registry(root: Path, *extra: str, tls: tuple[Path, Path] | None = None) -> Server:
+    port_file = root.parent / (root.name + ".port")
+    port_file.unlink(missing_ok=True)
+    args = [*DOCKYARD, "--root", str(root.parent / (root.name + "-store")), "registry", "serve",
+            "--addr", "127.0.0.1:0", "--root", str(root), "--ready-file", str(port_file), *extra]
+    if tls:
+        args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    log = open(root.parent / (root.name + ".log"), "wb")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    deadline = time.monotonic() + 20
+    while not port_file.exists() or not port_file.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"registry did not start: {(root.parent / (root.name + '.log')).read_text()}")
+        time.sleep(0.05)
+    server = Server(proc, int(port_file.read_text()), "https" if tls else "http")
+    wait_http(server.url + "/v2/", verify=False)
+    return server
+
+
+def start_distribution(workdir: Path, htpasswd: Path | None = None) -> Server:
+    """Debian's docker-registry (CNCF distribution) with a tmp config on a free port."""
+    if shutil.which("docker-registry") is None:
+        raise RuntimeError("docker-registry is not installed")
+    port = free_port()
+    auth = ""
+    if htpasswd is not None:
+        auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n"
+    config = workdir / "distribution.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {workdir / 'distribution-data'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
+    )
+    log = open(workdir / "distribution.log", "wb")
+    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(proc, port)
+    try:
+        wait_http(server.url + "/v2/")
+    except httpx.TransportError:
+        server.stop()
+        raise
+    return server
+
+
+def htpasswd_file(path: Path, user: str, password: str) -> Path:
+    out = subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True,
+                         text=True).stdout
+    path.write_text(out)
+    return path
