@@ -277,3 +277,24 @@ def test_gc_keeps_snapshots_in_use_and_removes_the_rest(store: Store) -> None:
     assert top in remaining  # a container's active snapshot still builds on it
     assert dropped.chain_ids()[1] in result.snapshots_removed
     assert store.snapshots.active("container-1").upper.is_dir()
+
+
+def test_many_layers_mount_past_the_option_page_limit(
+    store: Store, tmp_path: Path, mountpoints: list[Path]
+) -> None:
+    if store.snapshots.driver == "copy":
+        pytest.skip("the copy driver keeps one directory per snapshot: no option list")
+    layers = [_tar([(f"l{i:03}", f"{i}\n".encode(), 0o644)]) for i in range(70)]
+    image = _image(store, layers)
+    top = store.snapshots.ensure_unpacked(image)
+    lowers = store.snapshots.lowerdirs(top)
+    assert len(":".join(map(str, lowers))) > 4096  # too long for absolute paths
+    target = tmp_path / "many"
+    mountpoints.append(target)
+    store.snapshots.prepare("many", top)
+    store.snapshots.mount("many", target)
+    try:
+        assert sorted(os.listdir(target)) == [f"l{i:03}" for i in range(70)]
+        assert (target / "l000").read_text() == "0\n"
+    finally:
+        store.snapshots.unmount(target)

@@ -173,7 +173,7 @@ def secrets_in_arg_env(facts: Facts) -> Iterator[Hit]:
                 yield Hit(instr.line, f"`{name}` looks like a secret")
 
 
-@rule("MaintainerDeprecated", "warning", "MAINTAINER is deprecated",
+@rule("MaintainerDeprecated", "warning", "the deprecated MAINTAINER instruction",
       "use `LABEL org.opencontainers.image.authors=...`", _FAMILY,
       same_as="DL4000")
 def maintainer(facts: Facts) -> Iterator[Hit]:

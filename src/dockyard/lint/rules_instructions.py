@@ -207,7 +207,7 @@ def dl3067(facts: Facts) -> Iterator[Hit]:
             yield Hit(instr.line)
 
 
-@rule("DL4000", "error", "MAINTAINER is deprecated",
+@rule("DL4000", "error", "the deprecated MAINTAINER instruction",
       "use `LABEL org.opencontainers.image.authors=\"...\"`")
 def dl4000(facts: Facts) -> Iterator[Hit]:
     for instr in facts.instrs:

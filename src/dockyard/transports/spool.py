@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 from zstandard import ZstdError
 
 from dockyard.errors import InvalidArgument
-from dockyard.image.compression import detect, open_uncompressed
+from dockyard.image.compression import _Prefixed, detect, open_uncompressed
 from dockyard.transports.tarstream import COPY_CHUNK, Progress, TarReader, clean_name
 
 if TYPE_CHECKING:
@@ -50,25 +50,16 @@ class SpooledFile:
 
 
 class _BodyReader(io.RawIOBase):
-    """The current tar member's body as a stream, hashing the raw bytes as they pass."""
+    """The current tar member's body as a raw stream (reads go straight into the caller's buffer)."""
 
-    def __init__(self, tar: TarReader, hasher: hashlib._Hash | None) -> None:
+    def __init__(self, tar: TarReader) -> None:
         self._tar = tar
-        self._hasher = hasher
-        self.size = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = self._tar.read_body(len(view))
-        n = len(data)
-        view[:n] = data
-        if self._hasher is not None:
-            self._hasher.update(data)
-        self.size += n
-        return n
+        return self._tar.readinto_body(memoryview(buffer).cast("B"))
 
 
 def writer_digest(writer: ContentWriter) -> str:
@@ -108,8 +99,7 @@ class Spool:
             elif member.kind == "hardlink":
                 self.links[member.name] = clean_name(member.linkname)
             elif member.kind == "file":
-                body = io.BufferedReader(_BodyReader(tar, None), COPY_CHUNK)
-                self._add_file(member.name, member.size, cast(BinaryIO, body))
+                self._add_file(member.name, member.size, cast(BinaryIO, _BodyReader(tar)))
                 if self._progress is not None:
                     self._progress(member.size)
 
@@ -152,17 +142,19 @@ class Spool:
         self.files[name] = self._spool_big(name, body)
 
     def _spool_big(self, name: str, body: BinaryIO) -> SpooledFile:
-        stream = body if hasattr(body, "peek") else cast(BinaryIO, io.BufferedReader(
-            cast(io.RawIOBase, body), COPY_CHUNK))
-        kind = detect(bytes(stream.peek(4)[:4]))  # type: ignore[attr-defined]
+        buffer = memoryview(bytearray(COPY_CHUNK))
+        n = _readinto(body, buffer)
+        kind = detect(bytes(buffer[:4]))
         raw_hash = hashlib.sha256() if kind != "none" else None
         writer = self.content.writer()
         try:
             if raw_hash is None:  # plain: the writer's own hash is the raw digest too
-                while chunk := stream.read(COPY_CHUNK):
-                    writer.write(chunk)
+                while n:
+                    writer.write(buffer[:n])
+                    n = _readinto(body, buffer)
             else:
-                hashing = io.BufferedReader(_HashingRaw(stream, raw_hash), COPY_CHUNK)
+                rest = cast(BinaryIO, _Prefixed(bytes(buffer[:n]), body))
+                hashing = io.BufferedReader(_HashingRaw(rest, raw_hash), COPY_CHUNK)
                 _, plain = open_uncompressed(cast(BinaryIO, hashing))
                 while chunk := plain.read(COPY_CHUNK):
                     writer.write(chunk)
@@ -291,6 +283,16 @@ class _HashingRaw(io.RawIOBase):
         if n:
             self._hasher.update(view[:n])
         return n
+
+
+def _readinto(body: BinaryIO, buffer: memoryview) -> int:
+    """Fill as much of `buffer` as one read gives (0 at the end)."""
+    readinto = getattr(body, "readinto", None)
+    if readinto is not None:
+        return int(readinto(buffer) or 0)
+    data = body.read(len(buffer))
+    buffer[: len(data)] = data
+    return len(data)
 
 
 def _link_target(name: str, base: str, target: str) -> str:

@@ -242,6 +242,26 @@ class TarReader:
         self._left -= len(chunk)
         return chunk
 
+    def readinto_body(self, view: memoryview) -> int:
+        """Fill `view` with the next bytes of the current member's body (0 at its end)."""
+        if not self._left:
+            if self._pad:
+                self._read_exact(self._pad)
+                self._pad = 0
+            return 0
+        want = min(self._left, len(view))
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            n = int(readinto(view[:want]) or 0)
+        else:
+            data = self._stream.read(want)
+            n = len(data)
+            view[:n] = data
+        if n == 0:
+            raise _truncated()
+        self._left -= n
+        return n
+
     def read_all(self) -> bytes:
         return b"".join(self.read_chunks())
 

@@ -1,0 +1,396 @@
+"""Runs a build plan: each stage from its base, each step through the cache or for real
+(metadata steps change the config; WORKDIR/COPY/ADD/RUN commit a layer)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dockyard.build import imaging, meta, planner
+from dockyard.build.cache import BuildCache, step_key
+from dockyard.build.context import BuildContext
+from dockyard.build.copy import Copier, Owner, dest_path, parse_chmod, resolve_chown
+from dockyard.build.layers import readonly_rootfs, writable_layer
+from dockyard.build.progress import Progress, Vertex
+from dockyard.build.sources import prepare, resolve_late
+from dockyard.dockerfile.commands import Add, Arg, Command, Copy, Run, Workdir
+from dockyard.dockerfile.expand import StageEnv, Step
+from dockyard.dockerfile.stages import Dockerfile
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.image import StoredImage
+from dockyard.oci.config import ImageConfig, now
+from dockyard.store import Store
+
+
+@dataclass
+class BuildOptions:
+    tags: list[str] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    network: str = "default"
+    platform: str | None = None
+    runtime: str | None = None
+
+
+class StepFailed(DockyardError):
+    """A build step failed; the message is BuildKit's `failed to solve: ...`."""
+
+    code = "build_failed"
+    exit_code = 1
+
+
+@dataclass
+class _StageState:
+    plan: planner.StagePlan
+    image: StoredImage
+    tracker: StageEnv
+    flags: meta.StageFlags = field(default_factory=meta.StageFlags)
+    declared: list[str] = field(default_factory=list)
+    cache_ok: bool = True
+
+
+def _canonical(command: Command) -> dict[str, Any]:
+    """The expanded command's fields (not where it was written) for the cache key."""
+    out: dict[str, Any] = {"kind": type(command).__name__}
+    for f in dataclasses.fields(command):
+        if f.name == "node":
+            continue
+        value = getattr(command, f.name)
+        if isinstance(value, list):
+            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+        out[f.name] = value
+    return json.loads(json.dumps(out, default=str))
+
+
+def _display(command: Command) -> str:
+    first = command.node.original.strip().splitlines()[0] if command.node.original else ""
+    keyword, _, rest = first.partition(" ")
+    return f"{keyword.upper()} {rest.strip()}".strip()
+
+
+class Executor:
+    def __init__(
+        self, store: Store, context: BuildContext, dockerfile: Dockerfile, lines: list[str],
+        options: BuildOptions, progress: Progress,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.context = context
+        self.dockerfile = dockerfile
+        self.lines = lines
+        self.opts = options
+        self.progress = progress
+        self.cache = BuildCache(store, enabled=not options.no_cache)
+        self.results: dict[int, StoredImage] = {}
+        self.filename = dockerfile.ast.filename
+
+    # -- whole build ---------------------------------------------------------------------
+    def run(self) -> StoredImage:
+        plan = planner.plan(self.dockerfile, self.opts.target, self.opts.build_args,
+                            self.opts.platform)  # fmt: skip
+        self.plan = plan
+        for sp in plan.stages:
+            self.results[sp.stage.index] = self._stage(sp)
+        final = self.results[plan.target.stage.index]
+        if self.opts.labels:
+            config = final.config
+            labels = {**(config.cfg.labels or {}), **self.opts.labels}
+            final = imaging.store_image(
+                self.store, config.replace(config=config.cfg.replace(labels=labels)), final.layers
+            )
+        return final
+
+    # -- stages --------------------------------------------------------------------------
+    def _stage(self, sp: planner.StagePlan) -> StoredImage:
+        image = self._base(sp)
+        triggers = self._triggers(image)
+        if triggers:
+            cfg = image.config.cfg.replace(on_build=None)
+            image = imaging.store_image(self.store, image.config.replace(config=cfg), image.layers)
+            sp.total += sum(isinstance(c, planner.LAYER_KINDS) for c in triggers)
+        tracker = StageEnv(image.config.cfg.env or (), self.opts.build_args, self.plan.scope,
+                           self.dockerfile.escape)  # fmt: skip
+        state = _StageState(sp, image, tracker)
+        state.cache_ok = not self.opts.no_cache
+        for command in [*triggers, *sp.stage.commands]:
+            try:
+                step = tracker.step(command)
+            except DockyardError as exc:
+                raise self._located(exc, command) from exc
+            state.image = self._dispatch(state, step, command)
+        return state.image
+
+    def _base(self, sp: planner.StagePlan) -> StoredImage:
+        if sp.base_stage is not None:
+            return imaging.start_from_stage(self.store, self.results[sp.base_stage])
+        if sp.scratch:
+            return imaging.scratch(self.store)
+        from dockyard import reference
+
+        try:
+            shown = reference.normalize(sp.base)
+        except DockyardError as exc:
+            raise self._located(exc, sp.stage.from_) from exc
+        vertex = self.progress.vertex(sp.label(f"FROM {shown}"))
+        try:
+            base = self.store.image(sp.base)
+        except NotFound as exc:
+            vertex.error(f"{shown}: not found")
+            raise NotFound(
+                f"failed to resolve source metadata for {shown}: no such image in the local"
+                " store, and no registry to pull it from",
+                hint="import or build it first (see scripts/base-images.sh for"
+                " python:3.11-slim and debian:bookworm-slim), or fix the FROM line",
+            ) from exc
+        image = imaging.start_from_image(self.store, base)
+        vertex.done()
+        return image
+
+    def _triggers(self, image: StoredImage) -> list[Command]:
+        from dockyard.dockerfile.instructions import parse_command
+        from dockyard.dockerfile.parser import parse
+
+        out: list[Command] = []
+        for expression in image.config.cfg.on_build or ():
+            result = parse(expression + "\n", "ONBUILD")
+            out.extend(parse_command(node, "ONBUILD") for node in result.children)
+        return out
+
+    def _located(self, exc: DockyardError, command: Command) -> DockyardError:
+        from dockyard.dockerfile.errors import DockerfileSyntaxError
+
+        if isinstance(exc, DockerfileSyntaxError):
+            return exc
+        line = max(command.line, 1)
+        return type(exc)(f"{self.filename}:{line}: {exc.message}", exc.hint)
+
+    # -- steps ---------------------------------------------------------------------------
+    def _used_args(self, state: _StageState, step: Step) -> dict[str, str]:
+        args = state.tracker.args
+        return {n: args.get(n, self.opts.build_args.get(n, "")) for n in sorted(step.used_args)}
+
+    def _dispatch(self, state: _StageState, step: Step, original: Command) -> StoredImage:
+        command = step.command
+        if isinstance(command, Arg):
+            return self._arg(state, step, command)
+        if isinstance(command, meta.META_KINDS):
+            config, created_by = meta.apply_meta(state.image.config, command, state.flags)
+            return self._meta_step(state, step, config, created_by)
+        if isinstance(command, Workdir):
+            return self._workdir(state, step, command)
+        if isinstance(command, Run):
+            return self._run(state, step, command)
+        if isinstance(command, (Copy, Add)):
+            return self._copy(state, step, command)
+        raise InvalidArgument(f"{command.name} is not supported here", hint="remove it")
+
+    def _meta_step(
+        self, state: _StageState, step: Step, config: ImageConfig, created_by: str | None
+    ) -> StoredImage:
+        parent = state.image
+        details = _canonical(step.command)
+        key = step_key(parent.id, created_by or "", details, self._used_args(state, step))
+        if state.cache_ok:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        entry = imaging.history(now(), created_by, True) if created_by is not None else None
+        image = imaging.add_step(self.store, parent, config, entry, None)
+        self.cache.put(key, image)
+        return image
+
+    def _arg(self, state: _StageState, step: Step, command: Arg) -> StoredImage:
+        parts = []
+        for pair in command.args:
+            if pair.name not in state.declared:
+                state.declared.append(pair.name)
+            value = state.tracker.args.get(pair.name)
+            parts.append(pair.name if value is None else f"{pair.name}={value}")
+        return self._meta_step(state, step, state.image.config, "ARG " + " ".join(parts))
+
+    def _layer_step(
+        self, state: _StageState, step: Step, label: str, config: ImageConfig, created_by: str,
+        work: Callable[[Path, Vertex], None], sources: str = "", extra: dict[str, Any] | None = None,
+    ) -> StoredImage:  # fmt: skip
+        parent = state.image
+        vertex = self.progress.vertex(state.plan.label(label))
+        details = {**_canonical(step.command), **(extra or {})}
+        key = step_key(parent.id, created_by, details, self._used_args(state, step), sources)
+        if state.cache_ok:
+            hit = self.cache.get(key)
+            if hit is not None:
+                vertex.cached()
+                return hit
+        state.cache_ok = False  # a miss invalidates the rest of the stage
+        try:
+            with writable_layer(self.store, parent) as layer:
+                work(layer.rootfs, vertex)
+        except DockyardError as exc:
+            self._fail(vertex, step.command, exc)
+        entry = imaging.history(now(), created_by, layer.result is None)
+        image = imaging.add_step(self.store, parent, config, entry, layer.result)
+        self.cache.put(key, image)
+        vertex.done()
+        return image
+
+    def _fail(self, vertex: Vertex, command: Command, exc: DockyardError) -> None:
+        vertex.error(exc.message)
+        line = max(command.line, 1)
+        end = max(command.node.end_line, line)
+        shown = []
+        for n in range(max(1, line - 2), min(len(self.lines), end + 2) + 1):
+            marker = ">>>" if line <= n <= end else "   "
+            shown.append(f" {n:>3} | {marker} {self.lines[n - 1]}")
+        self.progress.failure_report(vertex.name, bytes(vertex.output),
+                                     f"{self.filename}:{line}", shown, exc.message)  # fmt: skip
+        raise StepFailed(f"failed to solve: {exc.message}", exc.hint) from exc
+
+    def _workdir(self, state: _StageState, step: Step, command: Workdir) -> StoredImage:
+        config, wd = meta.workdir_config(state.image.config, command)
+        created_by = f"WORKDIR {wd}"
+        if wd == "/":
+            return self._meta_step(state, step, config, created_by)
+        user = config.cfg.user
+
+        def work(rootfs: Path, _vertex: Vertex) -> None:
+            from dockyard.build.copy import Copier, Owner
+            from dockyard.runtime.users import resolve_user
+
+            owner = Owner(0, 0)
+            if user:
+                resolved = resolve_user(rootfs, user)
+                owner = Owner(resolved.uid, resolved.gid)
+            Copier(rootfs, wd, owner, None)._mkdirs(wd)
+
+        return self._layer_step(state, step, _display(command), config, created_by, work)
+
+    def _run(self, state: _StageState, step: Step, command: Run) -> StoredImage:
+        from dockyard.build import run_step
+
+        if command.mounts:
+            raise self._located(
+                InvalidArgument("RUN --mount is not supported yet", hint="remove --mount"), command
+            )
+        config = state.image.config
+        args, files = _run_args(config, command)
+        env_map = dict(e.partition("=")[::2] for e in config.cfg.env or ())
+        stage_args = [(n, env_map.get(n, state.tracker.args.get(n, ""))) for n in state.declared]
+        created_by = meta.run_created_by(args, stage_args)
+        network = run_step.network_mode(command.network or self.opts.network)
+        request = run_step.RunRequest(
+            args=args, env=step.run_env(self.opts.build_args), user=config.cfg.user,
+            workdir=config.cfg.working_dir or "/", network=network, files=files,
+        )  # fmt: skip
+
+        def work(rootfs: Path, vertex: Vertex) -> None:
+            run_step.run(self.store, rootfs, request, vertex.log, self.opts.runtime)
+
+        extra = {"run_env": step.run_env(None), "network": network}
+        return self._layer_step(state, step, _display(command), config, created_by, work,
+                                extra=extra)  # fmt: skip
+
+    def _copy(self, state: _StageState, step: Step, command: Copy | Add) -> StoredImage:
+        config = state.image.config
+        dest = dest_path(config.cfg.working_dir or "/", command.dest)
+        mode = parse_chmod(command.chmod)
+        if isinstance(command, Copy) and (command.parents or command.exclude):
+            raise self._located(InvalidArgument("COPY --parents/--exclude are not supported yet"),
+                                command)  # fmt: skip
+        from_image = self._copy_from(state, command) if isinstance(command, Copy) else None
+        work_dir = self.store.tmpdir("build-src-")
+        env = dict(e.partition("=")[::2] for e in step.run_env(None))
+        try:
+            try:
+                prepared = prepare(self.store, command, None if from_image else self.context,
+                                   env, work_dir)  # fmt: skip
+            except DockyardError as exc:
+                vertex = self.progress.vertex(state.plan.label(_display(command)))
+                self._fail(vertex, command, exc)
+            sources = prepared.digest + (f" from {from_image.id}" if from_image else "")
+            created_by = _copy_created_by(command)
+
+            def work(rootfs: Path, _vertex: Vertex) -> None:
+                owner = resolve_chown(rootfs, command.chown) if command.chown else Owner(0, 0)
+                if from_image is None:
+                    Copier(rootfs, dest, owner, mode).copy(prepared.sources)
+                    return
+                with readonly_rootfs(self.store, from_image) as src_root:
+                    resolve_late(prepared, command, BuildContext(src_root))
+                    keep = owner if command.chown else Owner(None, None)
+                    Copier(rootfs, dest, keep, mode).copy(prepared.sources)
+
+            return self._layer_step(state, step, _display(command), config, created_by, work,
+                                    sources=sources, extra={"dest": dest})  # fmt: skip
+        finally:
+            import shutil
+
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _copy_from(self, state: _StageState, command: Copy) -> StoredImage | None:
+        ref = command.from_
+        if not ref:
+            return None
+        stages = self.dockerfile.stages
+        current = state.plan.stage.index
+        if ref.isdigit():
+            index = int(ref)
+            if index >= current:
+                raise self._located(InvalidArgument(
+                    f"invalid stage index {index}: it needs to be defined before the current stage",
+                    hint="COPY --from=N names an earlier stage by its number"), command)  # fmt: skip
+            return self.results[index]
+        for stage in stages:
+            if stage.name and stage.name == ref.lower():
+                if stage.index not in self.results:
+                    raise self._located(InvalidArgument(
+                        f"cannot copy from stage {ref!r}, it needs to be defined before current"
+                        " stage", hint="move that stage above this one"), command)  # fmt: skip
+                return self.results[stage.index]
+        try:
+            return self.store.image(ref)
+        except NotFound as exc:
+            raise self._located(NotFound(
+                f"COPY --from={ref}: no stage or image named {ref!r}",
+                hint="name an earlier stage (FROM ... AS name) or an image in the store"),
+                command) from exc  # fmt: skip
+
+
+def _run_args(config: ImageConfig, command: Run) -> tuple[list[str], list[tuple[str, bytes]]]:
+    """The process args of a RUN (heredocs as BuildKit runs them) and files for /dev/pipes."""
+    from dockyard.dockerfile.heredoc import chomp_heredoc_content, try_parse_heredoc
+
+    if command.json_form:
+        return list(command.cmd), []
+    text = command.cmd if isinstance(command.cmd, str) else " ".join(command.cmd)
+    files: list[tuple[str, bytes]] = []
+    if command.heredocs:
+        first = command.heredocs[0]
+        if try_parse_heredoc(text.strip()) is not None:
+            data = chomp_heredoc_content(first.content) if first.chomp else first.content
+            if data.startswith("#!"):
+                files.append((first.name, data.encode()))
+                text = f"/dev/pipes/{first.name}"
+            else:
+                text = data
+        else:
+            text += "".join(f"\n{h.content}{h.name}" for h in command.heredocs)
+    return meta.with_shell(config, text), files
+
+
+def _copy_created_by(command: Copy | Add) -> str:
+    parts = ["ADD" if isinstance(command, Add) else "COPY"]
+    if isinstance(command, Copy) and command.parents:
+        parts.append("--parents")
+    if command.chown:
+        parts.append(f"--chown={command.chown}")
+    if command.chmod:
+        parts.append(f"--chmod={command.chmod}")
+    parts += command.sources
+    parts += [f"<<{h.path}" for h in command.heredocs]
+    parts.append(command.dest)
+    return " ".join(parts) + " # buildkit"

@@ -1,0 +1,143 @@
+"""COPY/ADD sources before the copy: context paths, heredocs, https URLs (downloaded and checked
+against --checksum), and what goes into the step's cache key for them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.build.context import BuildContext
+from dockyard.build.copy import CopySource, entries_digest
+from dockyard.dockerfile.commands import Add, Copy
+from dockyard.errors import InvalidArgument, Unavailable
+
+if TYPE_CHECKING:
+    from dockyard.store import Store
+
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def is_url(src: str) -> bool:
+    return src.startswith(("http://", "https://"))
+
+
+def expand_heredoc(text: str, env: Mapping[str, str]) -> str:
+    """$VAR and ${VAR} in an unquoted COPY heredoc, from the stage's environment."""
+    return _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), text)
+
+
+@dataclass
+class Prepared:
+    """The sources of one COPY/ADD: local ones (copied now) and the digest for the cache key."""
+
+    sources: list[CopySource] = field(default_factory=list)
+    digest_parts: list[str] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256("\n".join(self.digest_parts).encode()).hexdigest()
+
+
+def _download(store: Store, url: str, checksum: str, workdir: Path) -> CopySource:
+    import httpx
+
+    name = url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    name = name if name and "://" not in name and name not in (".", "..") else "__unnamed__"
+    path = workdir / f"download-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
+    digest = hashlib.sha256()
+    mtime = None
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as resp:
+            if resp.status_code >= 400:
+                raise Unavailable(
+                    f"failed to load cache key: invalid response status {resp.status_code}"
+                    f" for {url}",
+                    hint="check the URL in ADD",
+                )
+            with open(path, "wb") as out:
+                for chunk in resp.iter_bytes(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+            modified = resp.headers.get("last-modified")
+            if modified:
+                try:
+                    mtime = parsedate_to_datetime(modified).timestamp()
+                except (TypeError, ValueError):
+                    mtime = None
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"failed to download {url}: {exc}", hint="check the URL and network") from exc
+    got = "sha256:" + digest.hexdigest()
+    if checksum and checksum != got:
+        raise InvalidArgument(
+            f"digest mismatch {got}: {checksum}", hint="fix --checksum or the URL in ADD"
+        )
+    return CopySource(file=path, name=name, mode=0o600, mtime=mtime)
+
+
+def prepare(
+    store: Store,
+    command: Copy | Add,
+    context: BuildContext | None,
+    env: Mapping[str, str],
+    workdir: Path,
+) -> Prepared:
+    """Resolve every source of `command` against `context` (None: resolved later, from a
+    stage or image; only the patterns are keyed then)."""
+    out = Prepared()
+    is_add = isinstance(command, Add)
+    checksum = command.checksum if isinstance(command, Add) else ""
+    if checksum and not is_add:
+        raise InvalidArgument("checksum can't be specified for COPY")
+    if checksum and (len(command.sources) != 1 or not is_url(command.sources[0])):
+        raise InvalidArgument(
+            "checksum requires exactly one HTTP(S) source", hint="ADD --checksum=sha256:... URL dest"
+        )
+    if checksum and not re.fullmatch(r"sha256:[0-9a-f]{64}", checksum):
+        raise InvalidArgument(f"invalid checksum digest format: {checksum}",
+                              hint="use --checksum=sha256:<64 hex digits>")  # fmt: skip
+    unpack = is_add and (command.unpack is not False) if isinstance(command, Add) else False
+    for src in command.sources:
+        if is_url(src):
+            if not is_add:
+                raise InvalidArgument("source can't be a URL for COPY", hint="use ADD for URLs")
+            source = _download(store, src, checksum, workdir)
+            assert source.file is not None
+            out.sources.append(source)
+            out.digest_parts.append(f"url {src} {_file_digest(source.file)} {source.name}")
+            continue
+        if context is None:
+            out.digest_parts.append(f"path {src}")
+            continue
+        entries = context.resolve_source(src)
+        out.sources.append(CopySource(context=context, entries=entries, unpack=unpack))
+        out.digest_parts.append(f"path {src} {entries_digest(context, entries)}")
+    for doc in command.heredocs:
+        data = expand_heredoc(doc.data, env) if doc.expand else doc.data
+        path = workdir / f"heredoc-{len(out.digest_parts)}"
+        path.write_text(data)
+        out.sources.append(CopySource(file=path, name=doc.path, mode=0o644))
+        out.digest_parts.append(f"heredoc {doc.path} {hashlib.sha256(data.encode()).hexdigest()}")
+    return out
+
+
+def resolve_late(prepared: Prepared, command: Copy | Add, context: BuildContext) -> None:
+    """Fill in the path sources of a COPY --from once the source root is mounted."""
+    resolved = [
+        CopySource(context=context, entries=context.resolve_source(src))
+        for src in command.sources
+        if not is_url(src)
+    ]
+    prepared.sources[:0] = resolved
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

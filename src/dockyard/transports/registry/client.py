@@ -1,0 +1,306 @@
+"""An HTTP client for one registry: scheme choice, insecure rules, auth challenges, retries.
+
+Plain HTTP (or unverified TLS) is used only for registries the user marks insecure
+(`--insecure-registry`, or "insecure-registries" in the config file) and, as Docker
+does, for localhost and 127.0.0.0/8. Docker Hub is reached at registry-1.docker.io.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unavailable
+from dockyard.transports.registry.auth import (
+    Challenge,
+    Credentials,
+    get_credentials,
+    parse_challenges,
+)
+
+DEFAULT_CONFIG = Path("/etc/dockyard/registries.json")
+RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+Body = bytes | Callable[[], Iterable[bytes]] | None
+
+
+class AuthError(InvalidArgument):
+    """The registry refused our credentials (or wants some)."""
+
+    code = "unauthorized"
+
+
+@dataclass
+class RegistryOptions:
+    """How to reach registries: insecure hosts, Docker Hub mirrors, retries."""
+
+    insecure: tuple[str, ...] = ()
+    mirrors: tuple[str, ...] = ()
+    retries: int = 4
+    backoff: float = 0.2
+    timeout: float = 60.0
+    docker_config: Path | None = None
+    credentials: dict[str, Credentials] = field(default_factory=dict)
+
+
+def load_options(insecure: Iterable[str] = (), config: Path | None = None) -> RegistryOptions:
+    """Options from the config file (`$DOCKYARD_REGISTRIES_CONF` or /etc/dockyard/registries.json,
+    keys "insecure-registries" and "registry-mirrors" as in Docker's daemon.json) plus flags."""
+    path = config or Path(os.environ.get("DOCKYARD_REGISTRIES_CONF", str(DEFAULT_CONFIG)))
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text() or "{}")
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidArgument(f"cannot read registry config {path}: {exc}",
+                                  hint="fix the JSON or remove the file") from exc
+    listed = [str(x) for x in data.get("insecure-registries") or []]
+    mirrors = [str(x).rstrip("/") for x in data.get("registry-mirrors") or []]
+    return RegistryOptions(insecure=tuple([*listed, *insecure]), mirrors=tuple(mirrors))
+
+
+def is_insecure(host: str, insecure: Iterable[str]) -> bool:
+    """True for localhost, 127.0.0.0/8, ::1 and hosts or CIDRs the user listed."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.endswith("]") else host
+    if host.startswith("["):
+        name = host[1:].split("]", 1)[0]
+    if name == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        ip = None
+    if ip is not None and ip.is_loopback:
+        return True
+    for item in insecure:
+        item = item.strip().removeprefix("http://").removeprefix("https://").rstrip("/")
+        if item in (host, name):
+            return True
+        if ip is not None and "/" in item:
+            try:
+                if ip in ipaddress.ip_network(item, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def endpoint_host(domain: str) -> str:
+    return "registry-1.docker.io" if domain in ("docker.io", "index.docker.io") else domain
+
+
+def registry_error(resp: httpx.Response, what: str) -> DockyardError:
+    """A DockyardError from a registry's error answer (spec error bodies decoded)."""
+    detail = ""
+    try:
+        errors = resp.json().get("errors") or []
+        if errors:
+            first = errors[0]
+            detail = f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
+    except (ValueError, AttributeError):
+        detail = ""
+    detail = detail or f"HTTP {resp.status_code}"
+    message = f"{what}: {detail}"
+    if resp.status_code in (401, 403):
+        return AuthError(message, hint="log in with `dockyard login` (wrong username or password?)")
+    if resp.status_code == 404:
+        return NotFound(message)
+    if 400 <= resp.status_code < 500:
+        return InvalidArgument(message)
+    return Unavailable(message, hint="the registry failed; try again later")
+
+
+class RegistryClient:
+    """Requests to one registry host, authenticated and retried. Thread-safe."""
+
+    def __init__(self, host: str, options: RegistryOptions | None = None,
+                 credentials: Credentials | None = None, scheme: str | None = None) -> None:
+        self.host = host
+        self.options = options or RegistryOptions()
+        self.insecure = is_insecure(host, self.options.insecure)
+        self._scheme = scheme
+        self._explicit = credentials
+        self._creds_loaded = credentials is not None
+        self._creds = credentials
+        self._challenge: Challenge | None = None
+        self._pinged = False
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.http = httpx.Client(
+            verify=not self.insecure,
+            timeout=httpx.Timeout(self.options.timeout, connect=10.0),
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+            follow_redirects=True,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connection --------------------------------------------------------------------------
+    @property
+    def credentials(self) -> Credentials | None:
+        if not self._creds_loaded:
+            self._creds = self.options.credentials.get(self.host) or get_credentials(
+                "docker.io" if self.host == "registry-1.docker.io" else self.host,
+                self.options.docker_config)
+            self._creds_loaded = True
+        return self._creds
+
+    def base_url(self) -> str:
+        """`scheme://host`, pinging /v2/ once to pick the scheme and learn the auth challenge."""
+        with self._lock:
+            if self._pinged:
+                return f"{self._scheme}://{self.host}"
+            schemes = [self._scheme] if self._scheme else (
+                ["https", "http"] if self.insecure else ["https"])
+            last: Exception | None = None
+            for scheme in schemes:
+                try:
+                    resp = self._send_retrying("GET", f"{scheme}://{self.host}/v2/", {}, None)
+                except httpx.TransportError as exc:
+                    last = exc
+                    continue
+                self._scheme = scheme
+                self._pinged = True
+                self._challenge = _pick(parse_challenges(resp.headers.get("www-authenticate", "")))
+                if resp.status_code not in (200, 401):
+                    raise registry_error(resp, f"registry {self.host} /v2/ check")
+                return f"{scheme}://{self.host}"
+            hint = "is the registry running? plain HTTP needs --insecure-registry"
+            if not self.insecure:
+                hint = f"for a plain-HTTP or self-signed registry pass --insecure-registry {self.host}"
+            raise Unavailable(f"cannot reach registry {self.host}: {_why(last)}", hint=hint)
+
+    # -- auth ------------------------------------------------------------------------------
+    def _auth_header(self, scope: str, refresh: bool = False) -> dict[str, str]:
+        challenge = self._challenge
+        if challenge is None:
+            return {}
+        creds = self.credentials
+        if challenge.scheme == "basic":
+            if creds is None:
+                return {}
+            raw = f"{creds.username}:{creds.password}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        with self._lock:
+            token = None if refresh else self._tokens.get(scope)
+        if token is None:
+            token = self._fetch_token(challenge, scope, creds)
+            with self._lock:
+                self._tokens[scope] = token
+        return {"Authorization": f"Bearer {token}"}
+
+    def _fetch_token(self, challenge: Challenge, scope: str, creds: Credentials | None) -> str:
+        realm = challenge.params.get("realm")
+        if not realm:
+            raise AuthError(f"registry {self.host} sent a bearer challenge without a realm")
+        params = {"service": challenge.params.get("service", "")}
+        if scope:
+            params["scope"] = scope
+        headers = {}
+        if creds is not None and not creds.is_identity_token:
+            raw = f"{creds.username}:{creds.password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        elif creds is not None:
+            params["refresh_token"] = creds.password
+        try:
+            resp = self._send_retrying("GET", realm, headers, None, params=params)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the token server {realm}: {_why(exc)}") from exc
+        if resp.status_code != 200:
+            who = "" if creds is not None else " (no credentials stored)"
+            raise AuthError(
+                f"the token server {realm} refused access to {scope or self.host}{who}:"
+                f" HTTP {resp.status_code}",
+                hint="log in with `dockyard login "
+                + ("docker.io" if self.host == "registry-1.docker.io" else self.host) + "`",
+            )
+        try:
+            body = resp.json()
+            token = body.get("token") or body.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not token:
+            raise AuthError(f"the token server {realm} answered without a token")
+        return str(token)
+
+    # -- requests ----------------------------------------------------------------------------
+    def request(self, method: str, path: str, *, scope: str = "", headers: dict[str, str] | None = None,
+                body: Body = None, stream: bool = False,
+                params: dict[str, str] | None = None) -> httpx.Response:
+        """A request to `path` (under /v2/ or absolute), authenticated for `scope`, retried.
+
+        401 answers refresh the token once. The caller closes streamed responses.
+        """
+        url = path if path.startswith("http") else self.base_url() + path
+        auth = self._auth_header(scope)
+        resp = self._send_retrying(method, url, {**(headers or {}), **auth}, body, stream, params)
+        www = _pick(parse_challenges(resp.headers.get("www-authenticate", "")))
+        if resp.status_code == 401 and www is not None:
+            resp.close()
+            self._challenge = www
+            auth = self._auth_header(scope, refresh=True)
+            resp = self._send_retrying(method, url, {**(headers or {}), **auth}, body, stream,
+                                       params)
+        return resp
+
+    def _send_retrying(self, method: str, url: str, headers: dict[str, str], body: Body,
+                       stream: bool = False, params: dict[str, str] | None = None) -> httpx.Response:
+        attempts = max(1, self.options.retries)
+        for attempt in range(attempts):
+            content: Any = body() if callable(body) else body
+            try:
+                req = self.http.build_request(method, url, headers=headers, content=content,
+                                              params=params)
+                resp = self.http.send(req, stream=stream)
+            except httpx.TransportError:
+                if attempt == attempts - 1:
+                    raise
+                self._sleep(attempt, None)
+                continue
+            if resp.status_code in RETRY_STATUS and attempt < attempts - 1:
+                retry_after = resp.headers.get("retry-after")
+                resp.close()
+                self._sleep(attempt, retry_after)
+                continue
+            return resp
+        raise AssertionError("unreachable")
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = self.options.backoff * (2 ** attempt)
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, min(float(retry_after), 10.0))
+        time.sleep(delay)
+
+    def iter_bytes(self, resp: httpx.Response, chunk: int = 1 << 20) -> Iterator[bytes]:
+        return resp.iter_bytes(chunk)
+
+
+def _pick(challenges: list[Challenge]) -> Challenge | None:
+    for scheme in ("bearer", "basic"):
+        for c in challenges:
+            if c.scheme == scheme:
+                return c
+    return None
+
+
+def _why(exc: Exception | None) -> str:
+    if exc is None:
+        return "no answer"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
