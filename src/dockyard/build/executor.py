@@ -63,9 +63,15 @@ def _canonical(command: Command) -> dict[str, Any]:
             continue
         value = getattr(command, f.name)
         if isinstance(value, list):
-            value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+            value = [_plain(v) for v in value]
         out[f.name] = value
     return json.loads(json.dumps(out, default=str))
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
 
 
 def _display(command: Command) -> str:

@@ -116,7 +116,7 @@ def run(
         )
         try:
             assert proc.stdout is not None
-            while chunk := proc.stdout.read1(65536):
+            while chunk := os.read(proc.stdout.fileno(), 65536):
                 on_output(chunk)
             status = proc.wait()
         except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -43,6 +44,39 @@ def _progress(label: str, total: int | None, enabled: bool) -> Iterator[Callable
         yield lambda n: bar.advance(task, n)
 
 
+def _std_stream(std: Any, mode: str) -> Any:
+    """A big-buffered binary stream over stdin/stdout's fd (a dup: closing it leaves std open)."""
+    try:
+        return os.fdopen(os.dup(std.fileno()), mode, buffering=1 << 20)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return _Unclosed(std.buffer)
+
+
+class _Unclosed(io.BufferedIOBase):
+    """Wraps a stream whose owner closes it (click's test runner gives no fd)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def read(self, n: int | None = -1) -> bytes:
+        return bytes(self._inner.read(n))
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return int(self._inner.write(data))
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def close(self) -> None:
+        self.flush() if not self._inner.closed else None
+
+
 def _save(ctx: click.Context, output: str | None, images: tuple[str, ...]) -> None:
     store = _store(ctx)
     items = transfer.save_items(store, images)
@@ -56,7 +90,7 @@ def _save(ctx: click.Context, output: str | None, images: tuple[str, ...]) -> No
             "cowardly refusing to save to a terminal. Use the -o flag or redirect",
             hint="dockyard save -o FILE IMAGE, or dockyard save IMAGE > FILE",
         )
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=1 << 20)
+    out = _std_stream(sys.stdout, "wb")
     try:
         with _progress("Saving", total, True) as progress:
             transfer.save(store, images, cast(BinaryIO, out), progress)
@@ -82,7 +116,7 @@ def _load(ctx: click.Context, input_: str | None, quiet: bool) -> None:
                 "requested load from stdin, but stdin is empty",
                 hint="dockyard load -i FILE, or dockyard load < FILE",
             )
-        stream = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=1 << 20)
+        stream = _std_stream(sys.stdin, "rb")
         with stream, _progress("Loading", None, not quiet) as progress:
             loaded = transfer.load(store, cast(BinaryIO, stream), progress)
     for image in loaded:

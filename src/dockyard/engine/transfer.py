@@ -69,10 +69,10 @@ def _save_targets(store: Store, ref: str) -> list[tuple[str, str | None]]:
         if tagged:
             return list(tagged)
     record = store.images.resolve(ref)
-    if parsed is not None and parsed.tag is not None and parsed.digest is None:
-        return [(record.id, str(parsed))]
-    if parsed is not None and parsed.is_name_only:
-        return [(record.id, str(parsed.tag_name_only()))]
+    if parsed is not None and parsed.digest is None:
+        name = str(parsed.tag_name_only())
+        if name in record.names:  # not a short ID that happens to parse as a name
+            return [(record.id, name)]
     return [(record.id, None)]
 
 

@@ -327,7 +327,7 @@ def _extract(reader: _HashingReader, extractor: _Extractor) -> tuple[int, str]:
     current = "the first entry"
     try:
         with tarfile.open(  # type: ignore[call-overload]
-            fileobj=reader, mode="r|", errorlevel=2, bufsize=1 << 20
+            fileobj=reader, mode="r|", errorlevel=2
         ) as tf:
             for member in tf:
                 current = repr(member.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -258,8 +259,8 @@ class RegistryStorage:
         return [_row(r) for r in rows]
 
 
-def _row(r: object) -> ManifestRow:
-    get = r.__getitem__  # type: ignore[attr-defined]
+def _row(r: sqlite3.Row) -> ManifestRow:
+    get = r.__getitem__
     return ManifestRow(
         repo=get("repo"), digest=get("digest"), media_type=get("media_type"), size=get("size"),
         subject=get("subject"), artifact_type=get("artifact_type"),

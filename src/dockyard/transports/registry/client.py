@@ -170,8 +170,9 @@ class RegistryClient:
                 ["https", "http"] if self.insecure else ["https"])
             last: Exception | None = None
             for scheme in schemes:
-                try:
-                    resp = self._send_retrying("GET", f"{scheme}://{self.host}/v2/", {}, None)
+                try:  # a plain-HTTP server fails the TLS handshake at once: no retries then
+                    resp = self._send_retrying("GET", f"{scheme}://{self.host}/v2/", {}, None,
+                                               attempts=1 if scheme != schemes[-1] else None)
                 except httpx.TransportError as exc:
                     last = exc
                     continue
@@ -209,15 +210,14 @@ class RegistryClient:
         realm = challenge.params.get("realm")
         if not realm:
             raise AuthError(f"registry {self.host} sent a bearer challenge without a realm")
-        params = {"service": challenge.params.get("service", "")}
-        if scope:
-            params["scope"] = scope
+        params: list[tuple[str, str]] = [("service", challenge.params.get("service", ""))]
+        params += [("scope", s) for s in scope.split()]
         headers = {}
         if creds is not None and not creds.is_identity_token:
             raw = f"{creds.username}:{creds.password}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
         elif creds is not None:
-            params["refresh_token"] = creds.password
+            params.append(("refresh_token", creds.password))
         try:
             resp = self._send_retrying("GET", realm, headers, None, params=params)
         except httpx.TransportError as exc:
@@ -260,8 +260,9 @@ class RegistryClient:
         return resp
 
     def _send_retrying(self, method: str, url: str, headers: dict[str, str], body: Body,
-                       stream: bool = False, params: dict[str, str] | None = None) -> httpx.Response:
-        attempts = max(1, self.options.retries)
+                       stream: bool = False, params: Any = None,
+                       attempts: int | None = None) -> httpx.Response:
+        attempts = attempts or max(1, self.options.retries)
         for attempt in range(attempts):
             content: Any = body() if callable(body) else body
             try:

@@ -7,7 +7,7 @@ when the registry already holds a compressed form the store knows about from a p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
@@ -81,6 +81,14 @@ def _file_body(store: Store, digest: str, start: int = 0, length: int | None = N
             yield chunk
 
 
+def _chunk_body(store: Store, digest: str, start: int, length: int,
+                report: Callable[[int, int], None]) -> Callable[[], Iterator[bytes]]:
+    def body() -> Iterator[bytes]:
+        return _file_body(store, digest, start, length, lambda done: report(done, start))
+
+    return body
+
+
 def upload_blob(client: RegistryClient, store: Store, path: str, digest: str, size: int,
                 progress: Progress | None = None, key: str = "",
                 chunk_size: int | None = None) -> None:
@@ -105,10 +113,8 @@ def upload_blob(client: RegistryClient, store: Store, path: str, digest: str, si
             start = offset
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
                        "Content-Range": f"{start}-{start + n - 1}"}
-            resp = client.request(
-                "PATCH", location, scope=scope, headers=headers,
-                body=lambda s=start, n=n: _file_body(
-                    store, digest, s, n, lambda d, s=s: report(d, s)))
+            resp = client.request("PATCH", location, scope=scope, headers=headers,
+                                  body=_chunk_body(store, digest, start, n, report))
             resp.close()
             if resp.status_code != 202:
                 raise registry_error(resp, f"uploading a chunk of {digest} to {path}")

@@ -1,0 +1,122 @@
+"""`build` by plain values: a context (directory or tar stream) and a Dockerfile -> a tagged image."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from dockyard.build.context import BuildContext
+from dockyard.build.executor import BuildOptions, Executor
+from dockyard.build.progress import Progress
+from dockyard.errors import InvalidArgument, NotFound
+from dockyard.store import Store
+
+__all__ = ["BuildOptions", "BuildRequest", "BuildResult", "build", "check_platform"]
+
+
+@dataclass
+class BuildRequest:
+    """Where the context and the Dockerfile come from."""
+
+    context_dir: Path | None = None  # a directory
+    context_tar: BinaryIO | None = None  # or a tar stream (`-`)
+    dockerfile: str | None = None  # -f value: a path, or None for <context>/Dockerfile
+    dockerfile_text: str | None = None  # the Dockerfile itself (`-f -`)
+    options: BuildOptions = field(default_factory=BuildOptions)
+
+
+@dataclass
+class BuildResult:
+    image_id: str
+    names: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_platform(platform: str | None) -> None:
+    """Only the host's platform can be built (no emulation)."""
+    if not platform:
+        return
+    from dockyard.dockerfile.expand import host_platform
+
+    host = host_platform()
+    wanted = platform.lower().strip()
+    if wanted != host and not (wanted.startswith(host + "/") or host.startswith(wanted + "/")):
+        raise InvalidArgument(
+            f"platform {platform} is not supported: this machine builds {host} only",
+            hint=f"drop --platform or use --platform {host}",
+        )
+
+
+def _read_dockerfile(req: BuildRequest, context: BuildContext) -> tuple[str, str]:
+    """(text, name shown in errors)."""
+    if req.dockerfile_text is not None:
+        return req.dockerfile_text, "Dockerfile"
+    if req.dockerfile:
+        path = Path(req.dockerfile)
+        if req.context_tar is not None and not path.is_absolute():
+            path = context.root / path
+    else:
+        path = context.root / "Dockerfile"
+    try:
+        return path.read_text(), path.name
+    except FileNotFoundError:
+        raise NotFound(
+            f"failed to read dockerfile: open {path.name}: no such file or directory",
+            hint="pass -f PATH, or put a Dockerfile in the context directory",
+        ) from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"failed to read dockerfile {path}: {exc}") from exc
+
+
+def build(store: Store, req: BuildRequest, progress: Progress) -> BuildResult:
+    """Build and tag; nothing is tagged if any step fails."""
+    from dockyard.dockerfile.parser import parse
+    from dockyard.dockerfile.stages import build_stages
+    from dockyard.image import mutate
+
+    opts = req.options
+    check_platform(opts.platform)
+    names = [_check_tag(t) for t in opts.tags]
+    tmp: Path | None = None
+    try:
+        if req.context_tar is not None:
+            tmp = store.tmpdir("build-context-")
+            context = BuildContext.from_tar(req.context_tar, tmp, req.dockerfile or "Dockerfile")
+        else:
+            assert req.context_dir is not None
+            dockerfile_path = Path(req.dockerfile) if req.dockerfile else None
+            context = BuildContext.from_dir(req.context_dir, dockerfile_path)
+        text, name = _read_dockerfile(req, context)
+        progress.header()
+        vertex = progress.vertex("[internal] load build definition from " + name)
+        result = parse(text, name)
+        dockerfile = build_stages(result)
+        vertex.done()
+        warnings = [f"{w.short or 'Warning'}: {w.message} (line {w.line})" for w in result.warnings]
+        with store.lease():
+            executor = Executor(store, context, dockerfile, text.splitlines(), opts, progress)
+            image = executor.run()
+            export = progress.vertex("exporting to image")
+            export.note(f"writing image {image.id} done")
+            stored = mutate.register(image, names)
+            for n in names:
+                export.note(f"naming to {n} done")
+            export.done()
+        progress.summary(True)
+        return BuildResult(stored.id, names, warnings)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_tag(tag: str) -> str:
+    from dockyard.store.images import normalize_name
+
+    try:
+        return normalize_name(tag)
+    except InvalidArgument as exc:
+        raise InvalidArgument(
+            f"invalid tag {tag!r}: {exc.message}", hint="use name[:tag], e.g. my-app:1.0"
+        ) from exc
