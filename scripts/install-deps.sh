@@ -29,3 +29,8 @@ if [ "$(cat "$stamp_dir/pip" 2>/dev/null)" != "$want" ]; then
   fi
   echo "$want" > "$stamp_dir/pip"
 fi
+
+if [ "$extra" = test ]; then
+  # The lint tests validate SARIF output against the official schema, cached outside the repo.
+  bash scripts/fetch-sarif-schema.sh >/dev/null
+fi

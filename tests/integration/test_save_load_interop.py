@@ -7,13 +7,14 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.busybox import make_rootfs_tar
 
 from dockyard.store import Store
-from helpers.busybox import make_rootfs_tar
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -90,7 +91,7 @@ def test_umoci_unpack_matches_our_unpack(saved: tuple[Path, str, Path], work: Pa
     (ours,) = store.snapshots.lowerdirs(chain)  # one layer: its directory is the whole tree
     theirs = _tree(bundle / "rootfs")
     mine = _tree(ours)
-    assert len(mine) > 300  # busybox and its applet links
+    assert len(mine) > 250  # busybox and its applet links
     assert theirs == mine
 
 
@@ -104,7 +105,8 @@ def podman(work: Path, tmp_path: Path) -> Iterator[list[str]]:
     text = text.replace("[engine]\n", '[engine]\nruntime = "runc"\n', 1)
     conf.write_text(text)
     os.environ["CONTAINERS_CONF"] = str(conf)
-    base = ["podman", "--root", str(tmp_path / "proot"), "--runroot", str(tmp_path / "prun"),
+    runroot = Path(tempfile.mkdtemp(prefix="pdm-", dir="/tmp"))  # podman wants <= 50 characters
+    base = ["podman", "--root", str(tmp_path / "proot"), "--runroot", str(runroot),
             "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"]
     try:
         yield base
@@ -113,7 +115,7 @@ def podman(work: Path, tmp_path: Path) -> Iterator[list[str]]:
         subprocess.run([*base, "rmi", "-af"], capture_output=True, timeout=60)
         del os.environ["CONTAINERS_CONF"]
         shutil.rmtree(tmp_path / "proot", ignore_errors=True)
-        shutil.rmtree(tmp_path / "prun", ignore_errors=True)
+        shutil.rmtree(runroot, ignore_errors=True)
 
 
 def test_podman_loads_and_runs_our_archive(saved: tuple[Path, str, Path], podman: list[str]) -> None:
@@ -149,9 +151,9 @@ def test_we_load_what_podman_saves(fmt: str, saved: tuple[Path, str, Path], podm
     assert image.id == "sha256:" + podman_id.removeprefix("sha256:")
     # the layer is stored uncompressed (podman's oci-archive gzips it): digest == diff ID
     assert [str(d.digest) for d in image.layers] == image.diff_ids
-    listing = dockyard(root, "run", "--rm", "--network", "none", "localhost/pbb:2", "ls", "/bin") \
-        if _can_run(root) else ""
-    assert listing == "" or "busybox" in listing
+    if _can_run(root):  # and it runs
+        listing = dockyard(root, "run", "--rm", "--network", "none", "localhost/pbb:2", "ls", "/bin")
+        assert "busybox" in listing.split()
 
 
 def _can_run(root: Path) -> bool:
