@@ -77,8 +77,9 @@ def dy(tmp_path: Path, busybox_tar: Path) -> Iterator[Dockyard]:
     rows = db.query("SELECT name, bridge, subnet FROM networks") if (root / "metadata.db").exists() else []
     bridges = [r["bridge"] for r in rows]
     subnets = [r["subnet"].rsplit(".", 1)[0] + "." for r in rows]
-    time.sleep(0.2)
-    problems = _leftovers(root, bridges, before)
+    deadline = time.monotonic() + 5  # conmon's exit command may still be finishing
+    while (problems := _leftovers(root, bridges, before)) and time.monotonic() < deadline:
+        time.sleep(0.1)
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.splitlines()
     problems += [f"iptables: {r}" for r in rules if any(s in r for s in subnets)]
     NetworkStore(db, root).release_devices()

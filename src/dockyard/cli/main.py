@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-import dockyard.cli as cli_pkg
 from dockyard import __version__
 from dockyard.errors import DockyardError
 
@@ -27,8 +25,71 @@ class Context:
         self.debug = debug
 
 
+# Which cmd_<area> modules define each top-level command. Modules are imported only when one of
+# their commands runs, so `dockyard ps` does not pay for importing the builder or the registry
+# client. Where several modules add to one name (the `image` group, `inspect`), all are listed and
+# loaded in this order, the last one's definition winning. tests/unit/cli/test_command_table.py
+# checks this table against what the modules really register.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "build": ("cmd_build",),
+    "builder": ("cmd_build",),
+    "container": ("cmd_containers",),
+    "create": ("cmd_containers",),
+    "dockerfile": ("cmd_dockerfile",),
+    "exec": ("cmd_containers",),
+    "history": ("cmd_images",),
+    "image": ("cmd_build", "cmd_images", "cmd_transfer"),
+    "images": ("cmd_images",),
+    "import": ("cmd_images",),
+    "inspect": ("cmd_containers", "cmd_images"),
+    "kill": ("cmd_containers",),
+    "lint": ("cmd_lint",),
+    "load": ("cmd_transfer",),
+    "login": ("cmd_registry",),
+    "logout": ("cmd_registry",),
+    "logs": ("cmd_containers",),
+    "network": ("cmd_network",),
+    "port": ("cmd_containers",),
+    "ps": ("cmd_containers",),
+    "pull": ("cmd_registry",),
+    "push": ("cmd_registry",),
+    "registry": ("cmd_registry",),
+    "restart": ("cmd_containers",),
+    "rm": ("cmd_containers",),
+    "rmi": ("cmd_images",),
+    "run": ("cmd_containers",),
+    "save": ("cmd_transfer",),
+    "start": ("cmd_containers",),
+    "stop": ("cmd_containers",),
+    "tag": ("cmd_images",),
+    "top": ("cmd_containers",),
+    "volume": ("cmd_volume",),
+    "wait": ("cmd_containers",),
+}
+# The registration order when every module is loaded (help, or a name not in the table).
+ALL_MODULES: tuple[str, ...] = tuple(sorted({m for mods in COMMAND_MODULES.values() for m in mods}))
+
+
 class DockyardGroup(click.Group):
-    """A group that turns DockyardError into one `Error: ...` line and docker's exit code."""
+    """The root group: loads command modules on demand and turns DockyardError into one line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
+
+    def load_modules(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            if name not in self._loaded:
+                self._loaded.add(name)
+                importlib.import_module(f"dockyard.cli.{name}").register(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self.load_modules(COMMAND_MODULES.get(cmd_name, ALL_MODULES))
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_modules(ALL_MODULES)
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -64,18 +125,6 @@ def cli(ctx: click.Context, root: Path, runtime: str | None, debug: bool) -> Non
     if debug:
         os.environ["DOCKYARD_DEBUG"] = "1"
     ctx.obj = Context(root=root, runtime=runtime, debug=debug)
-
-
-def _register_commands() -> None:
-    # Every module dockyard/cli/cmd_*.py defines `register(group)`; discovering them here
-    # keeps this file free of per-area edits.
-    for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("cmd_"):
-            module = importlib.import_module(f"dockyard.cli.{info.name}")
-            module.register(cli)
-
-
-_register_commands()
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
+from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
 from dockyard import __version__
@@ -11,6 +13,10 @@ from dockyard.lint.model import Finding, Rule, Severity
 
 FORMATS = ("tty", "json", "sarif", "checkstyle")
 INFO_URI = "https://github.com/dockyard/dockyard"
+DOCS_URI = f"{INFO_URI}/blob/main/"  # the rule pages (Rule.url is relative to the repository)
+SARIF_SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 
 _COLOURS = {
     Severity.ERROR: "\x1b[31m",
@@ -69,7 +75,7 @@ def render_sarif(findings: list[Finding], rules: dict[str, Rule]) -> dict[str, o
         if r is not None:
             desc["shortDescription"] = {"text": r.message}
             desc["help"] = {"text": r.hint}
-            desc["helpUri"] = r.url
+            desc["helpUri"] = DOCS_URI + r.url
             desc["defaultConfiguration"] = {"level": _SARIF_LEVEL[r.severity]}
         descriptors.append(desc)
     results = [
@@ -81,7 +87,7 @@ def render_sarif(findings: list[Finding], rules: dict[str, Rule]) -> dict[str, o
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.file},
+                        "artifactLocation": {"uri": artifact_uri(f.file)},
                         "region": {"startLine": max(f.line, 1), "startColumn": max(f.column, 1)},
                     }
                 }
@@ -90,7 +96,7 @@ def render_sarif(findings: list[Finding], rules: dict[str, Rule]) -> dict[str, o
         for f in findings
     ]
     return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
         "runs": [
             {
@@ -106,6 +112,14 @@ def render_sarif(findings: list[Finding], rules: dict[str, Rule]) -> dict[str, o
             }
         ],
     }
+
+
+def artifact_uri(path: str) -> str:
+    """A file name as SARIF wants it: a `file://` URI when absolute, else a relative reference."""
+    posix = path.replace("\\", "/")
+    if posix.startswith("/"):
+        return PurePosixPath(posix).as_uri()
+    return quote(posix, safe="/")
 
 
 def render_checkstyle(findings: list[Finding]) -> str:
