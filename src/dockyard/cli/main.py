@@ -82,6 +82,8 @@ class DockyardGroup(click.Group):
             if name not in self._loaded:
                 self._loaded.add(name)
                 importlib.import_module(f"dockyard.cli.{name}").register(self)
+        for command in self.commands.values():
+            _accept_root_anywhere(command)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self.load_modules(COMMAND_MODULES.get(cmd_name, ALL_MODULES))
@@ -99,6 +101,33 @@ class DockyardGroup(click.Group):
                 raise
             report_error(exc)
             sys.exit(exc.exit_code)
+
+
+def _set_root(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_object(Context).root = value  # type: ignore[union-attr]
+
+
+def _accept_root_anywhere(command: click.Command) -> None:
+    """Let `--root DIR` also follow the command name (`dockyard images --root DIR`).
+
+    Commands with a `--root` of their own (`registry serve`) keep theirs.
+    """
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_root_anywhere(sub)
+        return
+    if any("--root" in getattr(p, "opts", ()) for p in command.params):
+        return
+    command.params.append(
+        click.Option(
+            ["--root"],
+            type=click.Path(file_okay=False, path_type=Path),
+            hidden=True,
+            expose_value=False,
+            callback=_set_root,
+        )
+    )
 
 
 def report_error(exc: DockyardError) -> None:

@@ -27,6 +27,7 @@ OPAQUE_XATTRS = (b"trusted.overlay.opaque", b"user.overlay.opaque")
 _SKIP_XATTR_PREFIXES = (b"trusted.overlay.", b"user.overlay.")
 COPY_CHUNK = 4 << 20
 _PARALLEL_HASH_MIN = 256 << 10
+_SMALL_FILE = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -189,19 +190,25 @@ class _DiffWriter:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             entry = self.base(name, path, st, th.REGTYPE)
-            entry.size = st.st_size
+            entry.size = size = st.st_size
+            if size <= _SMALL_FILE:  # one write (and one hash update) for header, data, padding
+                data = os.read(fd, size) if size else b""
+                while len(data) < size:
+                    more = os.read(fd, size - len(data))
+                    data += more or bytes(size - len(data))  # shrank while read: keep the size
+                self.out.write(th.encode(entry) + data + th.padding(size))
+                return
             self.header(entry)
-            remaining = st.st_size
+            remaining = size
             view = memoryview(self.buffer)
             while remaining > 0:
                 n = os.readv(fd, [view[: min(remaining, COPY_CHUNK)]])
                 if n == 0:  # the file shrank while we read it: keep the tar well formed
-                    self.out.write(bytes(min(remaining, COPY_CHUNK)))
-                    remaining -= min(remaining, COPY_CHUNK)
-                    continue
+                    n = min(remaining, COPY_CHUNK)
+                    view[:n] = bytes(n)
                 self.out.write(view[:n])
                 remaining -= n
-            self.out.write(th.padding(st.st_size))
+            self.out.write(th.padding(size))
         finally:
             os.close(fd)
 

@@ -7,6 +7,7 @@ xattrs) goes into a PAX extended header in front of the entry.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 BLOCK = 512
@@ -48,10 +49,13 @@ def padding(size: int) -> bytes:
 
 def _octal(value: int, width: int) -> bytes | None:
     """`value` as a NUL-terminated zero-padded octal field, or None if it does not fit."""
-    if value < 0:
+    if value < 0 or value >= _LIMITS[width]:
         return None
-    text = b"%0*o" % (width - 1, value)
-    return text + b"\0" if len(text) == width - 1 else None
+    return b"%0*o\0" % (width - 1, value)
+
+
+_LIMITS = {8: 8**7, 12: 8**11}
+_USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
 
 
 def _pax_record(key: bytes, value: bytes) -> bytes:
@@ -74,30 +78,24 @@ def _ustar(
     devmajor: int,
     devminor: int,
 ) -> bytes:
-    def num(value: int, width: int) -> bytes:
-        return _octal(value, width) or b"0" * (width - 1) + b"\0"
-
-    head = b"".join(
-        (
-            name[:100].ljust(100, b"\0"),
-            num(mode, 8),
-            num(uid, 8),
-            num(gid, 8),
-            num(size, 12),
-            num(mtime, 12),
-            b" " * 8,
-            typeflag,
-            linkname[:100].ljust(100, b"\0"),
-            b"ustar\x0000",
-            b"\0" * 32,  # uname
-            b"\0" * 32,  # gname
-            num(devmajor, 8),
-            num(devminor, 8),
-            b"\0" * 155,
-        )
-    ).ljust(BLOCK, b"\0")
-    checksum = b"%06o\0 " % sum(head)
-    return head[:148] + checksum + head[156:]
+    head = _USTAR.pack(
+        name[:100],
+        b"%07o\0" % mode,
+        _octal(uid, 8) or b"0000000\0",
+        _octal(gid, 8) or b"0000000\0",
+        _octal(size, 12) or b"00000000000\0",
+        _octal(mtime, 12) or b"00000000000\0",
+        b"        ",
+        typeflag,
+        linkname[:100],
+        b"ustar\x0000",
+        b"",
+        b"",
+        b"%07o\0" % devmajor if devmajor < 8**7 else b"0000000\0",
+        b"%07o\0" % devminor if devminor < 8**7 else b"0000000\0",
+        b"",
+    )
+    return head[:148] + b"%06o\0 " % sum(head) + head[156:]
 
 
 def _fits_name(value: bytes) -> bool:
@@ -106,6 +104,19 @@ def _fits_name(value: bytes) -> bool:
 
 def encode(entry: Entry) -> bytes:
     """The header block(s) of `entry`: an optional PAX extended header, then the ustar block."""
+    if (
+        not entry.xattrs
+        and len(entry.name) <= 100
+        and len(entry.linkname) <= 100
+        and 0 <= entry.uid < 8**7
+        and 0 <= entry.gid < 8**7
+        and 0 <= entry.size < 8**11
+        and 0 <= entry.mtime < 8**11
+        and entry.name.isascii()
+        and entry.linkname.isascii()
+    ):  # the common case: one ustar block
+        return _ustar(entry.name, entry.type, entry.mode & 0o7777, entry.uid, entry.gid,
+                      entry.size, entry.mtime, entry.linkname, entry.devmajor, entry.devminor)
     records: list[bytes] = []
     if not _fits_name(entry.name):
         records.append(_pax_record(b"path", entry.name))

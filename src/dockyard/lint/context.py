@@ -15,11 +15,16 @@ class LintContext:
     `paths` are relative, `/`-separated paths of files and directories (directories end in
     `/`). `dockerignore` is None when the context has no `.dockerignore` file, else its patterns.
     `is_ignored` answers whether a context path is excluded by `.dockerignore`.
+    `listed` is False when no build context was read (the context rules then do not run) and
+    the context only carries `base_env`: given a base image reference, the `KEY=value` ENV of
+    that image when the caller has it (the local store), else None.
     """
 
     paths: list[str] = field(default_factory=list)
     dockerignore: list[str] | None = None
     is_ignored: Callable[[str], bool] = lambda _path: False
+    listed: bool = True
+    base_env: Callable[[str], list[str] | None] | None = None
 
     def has(self, path: str) -> bool:
         path = path.strip("/")
@@ -49,7 +54,11 @@ HEAVY_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".
 MAX_ENTRIES = 50_000
 
 
-def from_directory(context_dir: Path, dockerfile: Path | None = None) -> LintContext:
+def from_directory(
+    context_dir: Path,
+    dockerfile: Path | None = None,
+    base_env: Callable[[str], list[str] | None] | None = None,
+) -> LintContext:
     """Read a build context directory (names only, never file contents) for the context rules."""
     from dockyard.dockerfile.ignore import PatternMatcher, ignore_file_for
 
@@ -74,4 +83,6 @@ def from_directory(context_dir: Path, dockerfile: Path | None = None) -> LintCon
     def is_ignored(path: str) -> bool:
         return bool(patterns) and matcher.matches_or_parent_matches(path.rstrip("/"))
 
-    return LintContext(paths=paths, dockerignore=patterns, is_ignored=is_ignored)
+    return LintContext(
+        paths=paths, dockerignore=patterns, is_ignored=is_ignored, base_env=base_env
+    )

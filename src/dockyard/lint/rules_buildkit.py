@@ -101,6 +101,20 @@ _REF = re.compile(
 )
 
 
+def _with_arg_defaults(image: str, args: dict[str, str | None]) -> str:
+    """A FROM image with its `$VAR` / `${VAR:-default}` replaced by the global ARG defaults."""
+
+    def sub(m: re.Match[str]) -> str:
+        ref = m.group(1)
+        if ref.startswith("{"):
+            name, _, default = ref[1:-1].partition(":-")
+            value = args.get(name)
+            return value if value else default
+        return args.get(ref) or ""
+
+    return re.sub(r"\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)", sub, image)
+
+
 @rule("InvalidDefaultArgInFrom", "warning", "FROM is not a valid image name with the ARG defaults",
       "give the ARG a default that makes a valid reference", _FAMILY)
 def invalid_default_arg(facts: Facts) -> Iterator[Hit]:
@@ -109,16 +123,7 @@ def invalid_default_arg(facts: Facts) -> Iterator[Hit]:
         if stage.from_instr is None or "$" not in stage.image:
             continue
 
-        def sub(m: re.Match[str]) -> str:
-            ref = m.group(1)
-            if ref.startswith("{"):
-                inner = ref[1:-1]
-                name, _, default = inner.partition(":-")
-                value = args.get(name)
-                return value if value else default
-            return args.get(ref) or ""
-
-        image = re.sub(r"\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)", sub, stage.image)
+        image = _with_arg_defaults(stage.image, args)
         if facts.is_alias(image, before=stage.index) or image == "scratch":
             continue
         if not _REF.match(image):
@@ -264,6 +269,8 @@ def undefined_var(facts: Facts) -> Iterator[Hit]:
         known = set(BASE_ENV | PROXY_ARGS)
         if stage.parent is not None:
             known |= at_end.get(stage.parent, set())
+        else:
+            known |= _base_image_env(facts, stage)
         for instr in stage.instrs:
             if instr.onbuild:
                 continue
@@ -271,6 +278,17 @@ def undefined_var(facts: Facts) -> Iterator[Hit]:
                 yield from _undefined_in(instr, known)
             known |= _declared(instr)
         at_end[stage.index] = known
+
+
+def _base_image_env(facts: Facts, stage: Stage) -> set[str]:
+    """Names the base image's own ENV sets, when the caller can look the image up."""
+    ctx = facts.context
+    if ctx is None or ctx.base_env is None or stage.from_instr is None:
+        return set()
+    image = _with_arg_defaults(stage.image, _global_args(facts))
+    if not image or image == "scratch" or "$" in image:
+        return set()
+    return {entry.partition("=")[0] for entry in ctx.base_env(image) or []}
 
 
 def _undefined_in(instr: Instr, known: set[str]) -> Iterator[Hit]:

@@ -85,7 +85,9 @@ def lint_result(
     facts.pragmas = pragmas
     findings: list[Finding] = []
     for r in rules.values():
-        if r.id in config.ignored or (r.needs_context and context is None):
+        if r.id in config.ignored or (
+            r.needs_context and (context is None or not context.listed)
+        ):
             continue
         severity = config.overrides.get(r.id, r.severity)
         for hit in r.check(facts):
