@@ -175,3 +175,57 @@ def htpasswd_file(path: Path, user: str, password: str) -> Path:
                          text=True).stdout
     path.write_text(out)
     return path
+
+
+class DroppingProxy:
+    """A TCP proxy to `upstream` that cuts the first connection whose answer passes `limit` bytes.
+
+    Stands between a client and a real registry to drop a layer download midway, once.
+    """
+
+    def __init__(self, upstream_port: int, limit: int = 1 << 20) -> None:
+        import threading
+
+        self.upstream_port, self.limit = upstream_port, limit
+        self.drops = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self._threading = threading
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            for src, dst, down in ((client, upstream, False), (upstream, client, True)):
+                self._threading.Thread(target=self._pump, args=(src, dst, down, client, upstream),
+                                       daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, down: bool, *both: socket.socket) -> None:
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+                sent += len(data)
+                if down and self.drops == 0 and sent > self.limit:
+                    self.drops += 1
+                    break
+        except OSError:
+            pass
+        for s in both:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def stop(self) -> None:
+        self._stop = True
+        self.listener.close()

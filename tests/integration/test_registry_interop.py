@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from helpers.busybox import make_rootfs_tar
 from helpers.registry import (
     DOCKYARD,

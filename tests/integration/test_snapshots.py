@@ -296,5 +296,7 @@ def test_many_layers_mount_past_the_option_page_limit(
     try:
         assert sorted(os.listdir(target)) == [f"l{i:03}" for i in range(70)]
         assert (target / "l000").read_text() == "0\n"
+        with pytest.raises(Conflict, match="still mounted"):
+            store.snapshots.commit("many")
     finally:
         store.snapshots.unmount(target)

@@ -81,11 +81,13 @@ def mount_overlay(
                 f"cannot mount overlay on {target}: {exc.strerror}",
                 hint="set DOCKYARD_SNAPSHOTTER=copy where overlayfs is not available",
             ) from exc
-    relative = overlay_options(
-        [os.path.relpath(p, base) for p in lowers],
-        os.path.relpath(upper, base) if upper else None,
-        os.path.relpath(work, base) if work else None,
-    )
+    def short(path: Path | None) -> str | None:
+        # upper/work stay absolute where they can, so /proc/self/mountinfo names them fully
+        if path is None:
+            return None
+        return os.path.relpath(path, base) if any(c in str(path) for c in ",:=") else str(path)
+
+    relative = overlay_options([os.path.relpath(p, base) for p in lowers], short(upper), short(work))
     if len(relative) > _MAX_OPTIONS:
         raise Unavailable(
             f"too many layers to mount on {target} ({len(lowers)})",

@@ -134,6 +134,7 @@ def _download_layer(store: Store, client: RegistryClient, path: str, scope: str,
     hasher = hashlib.sha256()
     received = 0
     failures = 0
+    broken: Exception | None = None
     with store.content.writer(expected=diff_id) as out:
         while True:
             headers = {"Range": f"bytes={received}-"} if received else {}
@@ -149,8 +150,12 @@ def _download_layer(store: Store, client: RegistryClient, path: str, scope: str,
                         received += len(chunk)
                         if received > desc.size:
                             break
-                        for piece in decomp.feed(chunk):
-                            out.write(piece)
+                        if broken is None:
+                            try:
+                                for piece in decomp.feed(chunk):
+                                    out.write(piece)
+                            except Exception as exc:  # isal/zstd/zlib errors: corrupt data
+                                broken = exc  # keep hashing: the digest check explains it
                         progress.advance(key, "Downloading", received, desc.size)
                 finally:
                     resp.close()
@@ -172,7 +177,16 @@ def _download_layer(store: Store, client: RegistryClient, path: str, scope: str,
                 hint="the registry served corrupt content; nothing was stored",
             )
         progress.status(key, "Verifying Checksum")
-        out.write(decomp.finish())
+        try:
+            if broken is not None:
+                raise broken
+            out.write(decomp.finish())
+        except Exception as exc:
+            raise InvalidArgument(
+                f"layer {desc.digest} of {path} cannot be decompressed"
+                f" ({decomp.kind or 'tar'}): {exc}",
+                hint="the image is corrupt; nothing was stored",
+            ) from exc
         try:
             out.commit()
         except InvalidArgument as exc:
