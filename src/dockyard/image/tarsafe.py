@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import stat
-import tarfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,11 +25,11 @@ from typing import BinaryIO
 
 from dockyard.errors import InvalidArgument, Unavailable
 from dockyard.image.compression import open_uncompressed
+from dockyard.image.tarreader import BLOCKDEV, CHAR, FIFO, Member, TarFormatError, TarReader
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 _IGNORED_XATTRS = ("trusted.overlay.", "user.overlay.")
-_XATTR_PAX = "SCHILY.xattr."
 CHUNK = 4 << 20
 _MAX_LINK_HOPS = 255
 
@@ -164,7 +163,7 @@ class _Extractor:
         self.parent_cache.clear()
 
     # -- entries ------------------------------------------------------------------------
-    def apply(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def apply(self, tar: TarReader, member: Member) -> None:
         parts = clean_parts(member.name)
         if not parts:  # the root directory itself
             if member.isdir():
@@ -196,9 +195,9 @@ class _Extractor:
             os.symlink(member.linkname, path)
             self.forget_dirs()
         elif member.isreg():
-            self.regular(tf, member, path)
-        elif member.ischr() or member.isblk() or member.isfifo():
-            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
+            self.regular(tar, path)
+        elif member.type in (CHAR, BLOCKDEV, FIFO):
+            kind = {CHAR: stat.S_IFCHR, BLOCKDEV: stat.S_IFBLK, FIFO: stat.S_IFIFO}[member.type]
             try:
                 os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
             except PermissionError:
@@ -209,17 +208,15 @@ class _Extractor:
             return  # other types (e.g. GNU volume headers) carry nothing to unpack
         self.set_meta(path, member, is_dir=False)
 
-    def regular(self, tf: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
-        src = tf.extractfile(member)
-        assert src is not None
+    def regular(self, tar: TarReader, path: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
-            while chunk := src.read(CHUNK):
+            while chunk := tar.read(CHUNK):
                 _write_all(fd, chunk)
         finally:
             os.close(fd)
 
-    def hardlink(self, member: tarfile.TarInfo, path: str) -> None:
+    def hardlink(self, member: Member, path: str) -> None:
         parts = clean_parts(member.linkname, "hard link target")
         if not parts:
             raise _bad(f"tar entry {member.name!r} is a hard link to the layer root")
@@ -266,17 +263,15 @@ class _Extractor:
                 self.forget_dirs()
 
     # -- metadata -----------------------------------------------------------------------
-    def set_meta(self, path: str, member: tarfile.TarInfo, is_dir: bool) -> None:
+    def set_meta(self, path: str, member: Member, is_dir: bool) -> None:
         symlink = member.issym()
         if self.is_root:
             os.lchown(path, member.uid, member.gid)
         if not symlink and not is_dir:
             os.chmod(path, member.mode & 0o7777)
-        for key, value in member.pax_headers.items():
-            if key.startswith(_XATTR_PAX):
-                name = key[len(_XATTR_PAX) :]
-                if not name.startswith(_IGNORED_XATTRS):
-                    self.setxattr(path, name, value.encode("utf-8", "surrogateescape"))
+        for name, value in member.xattrs.items():
+            if not name.startswith(_IGNORED_XATTRS):
+                self.setxattr(path, name, value)
         mtime = int(member.mtime)
         if is_dir:  # mode and mtime last: children change the mtime, a 0555 mode blocks them
             self.dir_meta.append((path, member.mode & 0o7777, mtime))
@@ -326,13 +321,11 @@ def _extract(reader: _HashingReader, extractor: _Extractor) -> tuple[int, str]:
 
     current = "the first entry"
     try:
-        with tarfile.open(  # type: ignore[call-overload]
-            fileobj=reader, mode="r|", errorlevel=2
-        ) as tf:
-            for member in tf:
-                current = repr(member.name)
-                extractor.apply(tf, member)
-                current = f"the entry after {member.name!r}"
+        tar = TarReader(reader)
+        for member in tar:
+            current = repr(member.name)
+            extractor.apply(tar, member)
+            current = f"the entry after {member.name!r}"
         reader.drain()
         current = "the end"
         extractor.finish()
@@ -345,6 +338,6 @@ def _extract(reader: _HashingReader, extractor: _Extractor) -> tuple[int, str]:
         if exc.errno is None:  # gzip/zstd readers report corrupt data as a plain OSError
             raise _bad(f"layer tar is truncated or malformed at {current}: {exc}") from exc
         raise _bad(f"cannot unpack layer tar entry {current}: {exc}") from exc
-    except (tarfile.TarError, EOFError, ValueError, ZstdError) as exc:
+    except (TarFormatError, EOFError, ValueError, ZstdError) as exc:
         raise _bad(f"layer tar is truncated or malformed at {current}: {exc}") from exc
     return reader.size, reader.digest()
