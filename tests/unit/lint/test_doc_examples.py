@@ -44,7 +44,7 @@ def examples(rule_id: str) -> dict[str, Example]:
 def reported(example: Example, tmp_path: Path) -> list[str]:
     """Lint the example as `dockyard lint CONTEXT` would; the rule ids of what is shown."""
     context_dir = tmp_path / "context"
-    context_dir.mkdir()
+    context_dir.mkdir(parents=True)
     for line in example.blocks.get("context", "").splitlines():
         target = context_dir / line.strip()
         target.parent.mkdir(parents=True, exist_ok=True)
