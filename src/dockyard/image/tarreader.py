@@ -163,7 +163,10 @@ class TarReader:
             fields = _HEADER.unpack(block)
             (name, mode, uid, gid, size, mtime, chksum, typeflag, linkname, magic, _version,
              _uname, _gname, devmajor, devminor, prefix) = fields
-            expected = _number(chksum)
+            try:
+                expected = _number(chksum)
+            except TarFormatError:
+                expected = -1
             if expected != sum(block[:148]) + 256 + sum(block[156:]) and expected != _signed_sum(
                 block
             ):
