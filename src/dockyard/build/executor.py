@@ -17,7 +17,7 @@ from dockyard.build.copy import Copier, Owner, dest_path, parse_chmod, resolve_c
 from dockyard.build.layers import readonly_rootfs, writable_layer
 from dockyard.build.options import BuildOptions
 from dockyard.build.progress import Progress, Vertex
-from dockyard.build.sources import prepare, resolve_late
+from dockyard.build.sources import is_url, prepare, resolve_late
 from dockyard.dockerfile.commands import Add, Arg, Command, Copy, Run, Workdir
 from dockyard.dockerfile.expand import StageEnv, Step
 from dockyard.dockerfile.stages import Dockerfile
@@ -83,6 +83,8 @@ class Executor:
         self.cache = BuildCache(store, enabled=not options.no_cache)
         self.results: dict[int, StoredImage] = {}
         self.filename = dockerfile.ast.filename
+        self.externals: dict[str, str] = {}  # image names the build resolved -> image IDs
+        self.volatile = False  # read something outside the context (ADD of a URL)
 
     # -- whole build ---------------------------------------------------------------------
     def run(self) -> StoredImage:
@@ -142,6 +144,7 @@ class Executor:
                 hint="import or build it first (see scripts/base-images.sh for"
                 " python:3.11-slim and debian:bookworm-slim), or fix the FROM line",
             ) from exc
+        self.externals[sp.base] = base.id
         image = imaging.start_from_image(self.store, base)
         vertex.done()
         return image
@@ -297,6 +300,8 @@ class Executor:
             raise self._located(InvalidArgument("COPY --parents/--exclude are not supported yet"),
                                 command)  # fmt: skip
         from_image = self._copy_from(state, command) if isinstance(command, Copy) else None
+        if isinstance(command, Add) and any(is_url(src) for src in command.sources):
+            self.volatile = True
         work_dir = self.store.tmpdir("build-src-")
         env = dict(e.partition("=")[::2] for e in step.run_env(None))
         try:
@@ -347,7 +352,9 @@ class Executor:
                         " stage", hint="move that stage above this one"), command)  # fmt: skip
                 return self.results[stage.index]
         try:
-            return self.store.image(ref)
+            image = self.store.image(ref)
+            self.externals[ref] = image.id
+            return image
         except NotFound as exc:
             raise self._located(NotFound(
                 f"COPY --from={ref}: no stage or image named {ref!r}",

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockyard.store.db import register_schema
 
@@ -221,7 +221,7 @@ def replay(store: Store, key: str, root: Path, names: Iterable[str],
         if not _externals_same(store, record.externals) or not _complete(store, record):
             return None
         _tag(store, record, list(names))
-    _show(progress, record)
+    _show(progress, record, list(names))
     return record.image_id
 
 
@@ -243,29 +243,23 @@ def _tag(store: Store, record: Record, names: list[str]) -> None:
         index.add(record.manifest_digest, record.image_id, todo)
 
 
-def _show(progress: Progress, record: Record) -> None:
+def _show(progress: Progress, record: Record, names: list[str]) -> None:
     progress.header()
-    progress.vertex("[internal] load build definition from Dockerfile").done()
     for line in record.steps:
         vertex = progress.vertex(line)
-        if "] FROM " in line:
+        if "] FROM " in line or line.startswith("[internal] "):
             vertex.done()
         else:
             vertex.cached()
     export = progress.vertex("exporting to image")
     export.note(f"writing image {record.image_id} done")
-
-
-def finish_show(progress: Progress, names: list[str]) -> None:
-    """The end of the output, shared by replays and real builds (after the image is named)."""
+    for name in names:
+        export.note(f"naming to {name} done")
+    export.done()
+    progress.summary(True)
 
 
 def steps_of(progress: Progress) -> list[str]:
     """The step lines a finished build showed (what a replay shows again)."""
-    skip = ("[internal] ", "exporting to image")
     return [name for name, state, _ in progress.steps
-            if state != "ERROR" and not name.startswith(skip)]  # fmt: skip
-
-
-def as_options_dict(options: BuildOptions) -> dict[str, Any]:
-    return dict(options.__dict__)
+            if state != "ERROR" and name != "exporting to image"]  # fmt: skip

@@ -5,13 +5,16 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from dockyard.build.context import BuildContext
-from dockyard.build.executor import BuildOptions, Executor
-from dockyard.build.progress import Progress
+from dockyard.build.options import BuildOptions
 from dockyard.errors import InvalidArgument, NotFound
-from dockyard.store import Store
+
+if TYPE_CHECKING:
+    from dockyard.build.context import BuildContext
+    from dockyard.build.progress import Progress
+    from dockyard.build.replay import Signature
+    from dockyard.store import Store
 
 __all__ = ["BuildOptions", "BuildRequest", "BuildResult", "build", "check_platform"]
 
@@ -71,14 +74,36 @@ def _read_dockerfile(req: BuildRequest, context: BuildContext) -> tuple[str, str
 
 
 def build(store: Store, req: BuildRequest, progress: Progress) -> BuildResult:
-    """Build and tag; nothing is tagged if any step fails."""
+    """Build and tag; nothing is tagged if any step fails.
+
+    A directory build whose inputs provably did not change since a recorded build in this
+    store is answered from that record (build/replay.py) without parsing or hashing anything."""
+    from dockyard.build import replay
+
+    opts = req.options
+    check_platform(opts.platform)
+    names = [_check_tag(t) for t in opts.tags]
+    keyed = None
+    if req.context_tar is None and req.context_dir is not None:
+        dockerfile = Path(req.dockerfile) if req.dockerfile else None
+        keyed = replay.request_key(req.context_dir, dockerfile, req.dockerfile_text, opts)
+        if keyed is not None and not opts.no_cache:
+            image_id = replay.replay(store, keyed[0], keyed[1], names, progress)
+            if image_id is not None:
+                return BuildResult(image_id, names)
+    return _build(store, req, progress, names, keyed)
+
+
+def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str],
+           keyed: tuple[str, Path] | None) -> BuildResult:  # fmt: skip
+    from dockyard.build import replay
+    from dockyard.build.context import BuildContext
+    from dockyard.build.executor import Executor
     from dockyard.dockerfile.parser import parse
     from dockyard.dockerfile.stages import build_stages
     from dockyard.image import mutate
 
     opts = req.options
-    check_platform(opts.platform)
-    names = [_check_tag(t) for t in opts.tags]
     tmp: Path | None = None
     try:
         if req.context_tar is not None:
@@ -88,6 +113,8 @@ def build(store: Store, req: BuildRequest, progress: Progress) -> BuildResult:
             assert req.context_dir is not None
             dockerfile_path = Path(req.dockerfile) if req.dockerfile else None
             context = BuildContext.from_dir(req.context_dir, dockerfile_path)
+        skipped: list[str] = []
+        sig = _signature(context, skipped) if keyed is not None else None  # before any read
         text, name = _read_dockerfile(req, context)
         progress.header()
         vertex = progress.vertex("[internal] load build definition from " + name)
@@ -105,10 +132,29 @@ def build(store: Store, req: BuildRequest, progress: Progress) -> BuildResult:
                 export.note(f"naming to {n} done")
             export.done()
         progress.summary(True)
+        if keyed is not None and sig is not None and not sig.racy and not executor.volatile:
+            record = replay.Record(sig.digest, stored.id, stored.manifest_digest,
+                                   executor.externals, replay.steps_of(progress), skipped)
+            replay.save(store, keyed[0], record)
         return BuildResult(stored.id, names, warnings)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _signature(context: BuildContext, skipped: list[str]) -> Signature | None:
+    """The context's stat signature, leaving out (and listing) what .dockerignore excludes."""
+    from dockyard.build import replay
+
+    def skip(rel: str, is_dir: bool) -> bool:
+        if not context.is_excluded(rel):
+            return False
+        if is_dir and context.may_hold_included(rel):
+            return False
+        skipped.append(rel)
+        return True
+
+    return replay.signature(context.root, skip)
 
 
 def _check_tag(tag: str) -> str:

@@ -87,6 +87,10 @@ class ContentWriter:
         if self._file is not None:
             self._file.flush()
 
+    def current_digest(self) -> str:
+        """The digest of what has been written so far (hashed as it was written)."""
+        return "sha256:" + self._hash.hexdigest()
+
     def copy_from(self, src: BinaryIO) -> None:
         """Write everything `src` yields, in chunks (memory stays flat)."""
         while chunk := src.read(CHUNK):
@@ -100,7 +104,7 @@ class ContentWriter:
             raise ValueError("commit of a discarded ContentWriter")
         self._file.flush()
         os.fsync(self._file.fileno())
-        digest = "sha256:" + self._hash.hexdigest()
+        digest = self.current_digest()
         if self._expected is not None and digest != self._expected:
             self.discard()
             raise InvalidArgument(

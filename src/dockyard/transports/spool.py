@@ -62,11 +62,6 @@ class _BodyReader(io.RawIOBase):
         return self._tar.readinto_body(memoryview(buffer).cast("B"))
 
 
-def writer_digest(writer: ContentWriter) -> str:
-    """The digest of what a content writer holds so far (it hashes as it writes)."""
-    return "sha256:" + writer._hash.hexdigest()  # noqa: SLF001 - the store's own hash, not recomputed
-
-
 class Spool:
     """Every file and link of one archive, by normalized path."""
 
@@ -172,7 +167,7 @@ class Spool:
         except BaseException:
             writer.discard()
             raise
-        plain_digest = writer_digest(writer)
+        plain_digest = writer.current_digest()
         raw_digest = plain_digest if raw_hash is None else "sha256:" + raw_hash.hexdigest()
         return SpooledFile(name, 0, raw_digest, kind, writer=writer,
                            uncompressed_digest=plain_digest, uncompressed_size=writer.size)
