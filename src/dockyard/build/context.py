@@ -150,6 +150,10 @@ class BuildContext:
     def _descend_excluded(self, relpath: str) -> bool:
         return self.matcher.exclusions and self.matcher.may_include_inside(relpath)
 
+    def may_hold_included(self, relpath: str) -> bool:
+        """Could an exception (`!pattern`) re-include something below this excluded directory?"""
+        return bool(self._descend_excluded(relpath))
+
     # -- walking ---------------------------------------------------------------------------
     def walk(self, subpath: str = "") -> Iterator[ContextEntry]:
         """Entries in Go's walk order (depth first, names sorted), excluded ones left out.

@@ -63,7 +63,7 @@ def _lint(text: str, name: str, context_dir: Path | None) -> int:
 
 def build_command(ctx: click.Context, **kw: Any) -> None:
     """Build an image from a Dockerfile."""
-    from dockyard.build.executor import BuildOptions
+    from dockyard.build.options import BuildOptions
     from dockyard.build.progress import Progress
     from dockyard.engine.build import BuildRequest, build, check_platform
 
@@ -133,11 +133,23 @@ def _options(fn: Any) -> Any:
     return fn
 
 
+def _image_group(root: click.Group) -> click.Group:
+    """The `image` group (cmd_images adds the rest to it; importing that module here would cost
+    every `dockyard build` its start-up time)."""
+    existing = root.commands.get("image")
+    if isinstance(existing, click.Group):
+        return existing
+
+    @root.group("image")
+    def image() -> None:
+        """Manage images."""
+
+    return image
+
+
 def register(root: click.Group) -> None:
     root.command("build")(_options(build_command))
-    from dockyard.cli.cmd_images import image_group
-
-    image_group(root).command("build")(_options(build_command))
+    _image_group(root).command("build")(_options(build_command))
 
     @root.group("builder")
     def builder() -> None:

@@ -388,7 +388,9 @@ COMMANDS = {"run": run, "create": create, "start": start, "ps": ps, "logs": logs
 
 def register(group: click.Group) -> None:
     for name, cmd in COMMANDS.items():
-        group.add_command(cmd, name)
+        # The top-level `inspect` is cmd_images' (containers first, then images, as docker's).
+        if name != "inspect":
+            group.add_command(cmd, name)
         container.add_command(cmd, name)
     container.add_command(ps, "ls")
     group.add_command(container, "container")

@@ -27,9 +27,8 @@ class Context:
 
 # Which cmd_<area> modules define each top-level command. Modules are imported only when one of
 # their commands runs, so `dockyard ps` does not pay for importing the builder or the registry
-# client. Where several modules add to one name (the `image` group, `inspect`), all are listed and
-# loaded in this order, the last one's definition winning. tests/unit/cli/test_command_table.py
-# checks this table against what the modules really register.
+# client. Only groups (`image`) may be shared: each listed module adds its subcommands to the one
+# group. tests/unit/cli/test_command_table.py checks this table against what the modules register.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "build": ("cmd_build",),
     "builder": ("cmd_build",),
@@ -41,7 +40,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "image": ("cmd_build", "cmd_images", "cmd_transfer"),
     "images": ("cmd_images",),
     "import": ("cmd_images",),
-    "inspect": ("cmd_containers", "cmd_images"),
+    "inspect": ("cmd_images",),
     "kill": ("cmd_containers",),
     "lint": ("cmd_lint",),
     "load": ("cmd_transfer",),

@@ -51,3 +51,12 @@ def _code(command: click.Command) -> object:
     # register() may build a fresh closure each call: compare the code, not the function object.
     callback = command.callback
     return getattr(callback, "__code__", callback)
+
+
+def test_only_groups_are_shared_between_modules() -> None:
+    # A plain command defined by two modules would depend on which module loaded first.
+    everything = main.DockyardGroup(name="all")
+    everything.load_modules(main.ALL_MODULES)
+    for name, modules in main.COMMAND_MODULES.items():
+        if len(modules) > 1:
+            assert isinstance(everything.commands[name], click.Group), name
