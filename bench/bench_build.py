@@ -26,7 +26,6 @@ import resource
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -85,7 +84,8 @@ def containers_cli(tool: str, name: str, runroot: Path) -> str:
 
 def setup(env: dict[str, str], docker: bool) -> dict[str, str]:
     """Stores with the base image, the context; returns the CLI prefix of each tool."""
-    runroot = Path(tempfile.mkdtemp(prefix="bb-run-", dir="/tmp"))
+    runroot = BASE / "run"  # podman's database remembers it: the same path every run
+    runroot.mkdir(parents=True, exist_ok=True)
     tools = {
         "DY": f"{DOCKYARD} --root {BASE}/dy-root",
         "PM": containers_cli("podman", "pm", runroot),
@@ -225,7 +225,6 @@ def main() -> None:
             rounds = args.cold_rounds if scenario == "cold" else args.rounds
             report(scenario, run_scenario(tools, scenario, rounds, env))
     finally:
-        shutil.rmtree(tools["RUNROOT"], ignore_errors=True)
         pid = BASE / "dockerd.pid"
         if pid.exists():
             subprocess.run(["kill", pid.read_text().strip()], check=False)

@@ -313,3 +313,98 @@ def test_flask_example_builds_from_the_default_store(tmp_path: Path) -> None:
     again = d.build(FLASK, "-t", "dockyard-test-flask:1")
     assert again.stderr.count("CACHED") == 4
     d("rmi", "dockyard-test-flask:1")
+
+
+def _replay_records(root: Path) -> int:
+    from dockyard.build import replay  # noqa: F401  (declares the table)
+    from dockyard.store import Store
+
+    with Store(root) as store:
+        store.db.ensure()
+        return int(store.db.query("SELECT count(*) AS n FROM build_replay")[0]["n"])
+
+
+def _settle() -> None:
+    import time
+
+    time.sleep(replay_racy_s() + 0.05)  # files older than the racy window: the build is recorded
+
+
+def replay_racy_s() -> float:
+    from dockyard.build import replay
+
+    return replay.RACY_NS / 1e9
+
+
+def test_no_change_rebuild_is_replayed_and_never_stale(dy: Dockyard, tmp_path: Path) -> None:
+    dockerfile = "FROM busybox\nCOPY data.txt /data.txt\nCMD [\"cat\", \"/data.txt\"]\n"
+    ctx = _context(tmp_path, dockerfile, {"data.txt": "aaaa\n", ".dockerignore": "logs\n"})
+    (ctx / "logs").mkdir()
+    first = dy.build(ctx, "-q", "-t", "r:1").stdout.strip()
+    assert _replay_records(dy.root) == 0  # files changed a moment ago: not recorded
+    _settle()
+    assert dy.build(ctx, "-q", "-t", "r:1").stdout.strip() == first
+    assert _replay_records(dy.root) == 1
+    (ctx / "logs" / "x.log").write_text("ignored\n")
+    again = dy.build(ctx, "-t", "r:1", "-t", "r:2")  # a replay: every step CACHED, new tag
+    assert "[2/2] COPY data.txt /data.txt\n#3 CACHED" in again.stderr
+    assert f"writing image {first} done" in again.stderr
+    assert dy("images", "-q", "--no-trunc", "r:2").stdout.strip() == first
+    # same size, same mtime, new content: ctime moved, so the real build runs and sees it
+    data = ctx / "data.txt"
+    st = os.stat(data)
+    data.write_text("bbbb\n")
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns))
+    changed = dy.build(ctx, "-q", "-t", "r:1").stdout.strip()
+    assert changed != first
+    assert dy.read_file("r:1", "/data.txt") == b"bbbb\n"
+
+
+def test_replay_checks_base_image_result_and_cache(dy: Dockyard, tmp_path: Path,
+                                                  busybox_tar: Path) -> None:  # fmt: skip
+    ctx = _context(tmp_path, "FROM base:1\nCOPY f.txt /f.txt\n", {"f.txt": "f\n"})
+    dy("tag", "busybox:latest", "base:1")
+    _settle()
+    first = dy.build(ctx, "-q", "-t", "b:1").stdout.strip()
+    assert _replay_records(dy.root) == 1
+    # the result removed: a replay names it again (its content is still there)
+    dy("rmi", "b:1")
+    assert dy.build(ctx, "-q", "-t", "b:1").stdout.strip() == first
+    assert dy.read_file("b:1", "/f.txt") == b"f\n"
+    # base:1 now names another image: not replayed, built on the new base
+    dy("import", "--change", "LABEL other=1", str(busybox_tar), "base:1")
+    rebuilt = dy.build(ctx, "-t", "b:1")
+    assert "[2/2] COPY f.txt /f.txt\n#3 DONE" in rebuilt.stderr
+    assert dy.config("b:1")["config"]["Labels"] == {"other": "1"}
+    # builder prune drops the records with the cache: everything runs again
+    dy("builder", "prune", "-f")
+    assert _replay_records(dy.root) == 0
+    assert "CACHED" not in dy.build(ctx, "-t", "b:1").stderr
+
+
+def _cache_records(root: Path) -> int:
+    from dockyard.build import cache  # noqa: F401  (declares the table)
+    from dockyard.store import Store
+
+    with Store(root) as store:
+        store.db.ensure()
+        return int(store.db.query("SELECT count(*) AS n FROM build_cache")[0]["n"])
+
+
+def test_image_prune_drops_dangling_cache_and_prune_all_drops_all(dy: Dockyard,
+                                                                   tmp_path: Path) -> None:  # fmt: skip
+    keep = _context(tmp_path / "k", "FROM busybox\nRUN echo keep > /k\n")
+    gone = _context(tmp_path / "g", "FROM busybox\nRUN echo gone > /g\nCMD [\"x\"]\n")
+    dy.build(keep, "-t", "keep:1")
+    dy.build(gone, "-t", "gone:1")
+    before = _cache_records(dy.root)
+    dy("rmi", "gone:1")  # GC after rmi keeps the cache's blobs: rebuilding hits the cache
+    assert dy.build(gone, "-t", "gone:1").stderr.count("CACHED") == 1
+    dy("rmi", "gone:1")
+    dy("image", "prune", "-f")  # gone:1's steps are dangling now; keep:1's stay
+    assert _cache_records(dy.root) == before - 2
+    assert "CACHED" in dy.build(keep, "-t", "keep:1").stderr
+    assert "CACHED" not in dy.build(gone, "-t", "gone:1").stderr
+    dy("rmi", "gone:1")
+    dy("image", "prune", "-a", "-f")  # as `docker image prune -a` + `builder prune -a`
+    assert _cache_records(dy.root) == 0

@@ -7,84 +7,16 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from helpers.busybox import make_rootfs_tar
+from helpers import containers as h
+from helpers.containers import Dockyard
+from helpers.containers import free_port as _free_port
 
 pytestmark = pytest.mark.integration
-DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Dockyard:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([*DOCKYARD, "--root", str(self.root), *args], capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
-        if check and proc.returncode != 0:
-            raise AssertionError(f"dockyard {' '.join(args)} -> {proc.returncode}\n{proc.stderr}")
-        return proc
-
-
-@pytest.fixture(scope="session")
-def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("busybox")
-    return make_rootfs_tar(work / "busybox.tar", work)
-
-
-def _netns() -> set[str]:
-    return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
-
-
-def _leftovers(root: Path, bridges: list[str], netns_before: set[str]) -> list[str]:
-    problems = []
-    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    problems += [f"process: {line}" for line in ps.splitlines() if str(root) in line and "ps -eo" not in line]
-    mounts = Path("/proc/self/mountinfo").read_text()
-    problems += [f"mount: {line}" for line in mounts.splitlines() if str(root) in line]
-    for br in bridges:
-        out = subprocess.run(["ip", "-br", "link", "show", "master", br], capture_output=True, text=True).stdout
-        problems += [f"veth on {br}: {line}" for line in out.splitlines() if line.strip()]
-    problems += [f"netns: {n}" for n in _netns() - netns_before if n.startswith("dockyard-")]
-    return problems
-
-
-@pytest.fixture
-def dy(tmp_path: Path, busybox_tar: Path) -> Iterator[Dockyard]:
-    """A fresh store root with busybox imported; afterwards nothing of the test may be left."""
-    root = tmp_path / "root"
-    before = _netns()
-    d = Dockyard(root)
-    d("import", str(busybox_tar), "busybox:latest")
-    yield d
-    d("rm", "-f", *d("ps", "-aq").stdout.split(), check=False)
-    from dockyard.network.networks import NetworkStore
-    from dockyard.store.db import Database
-
-    db = Database(root / "metadata.db")
-    rows = db.query("SELECT name, bridge, subnet FROM networks") if (root / "metadata.db").exists() else []
-    bridges = [r["bridge"] for r in rows]
-    subnets = [r["subnet"].rsplit(".", 1)[0] + "." for r in rows]
-    deadline = time.monotonic() + 5  # conmon's exit command may still be finishing
-    while (problems := _leftovers(root, bridges, before)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.splitlines()
-    problems += [f"iptables: {r}" for r in rules if any(s in r for s in subnets)]
-    NetworkStore(db, root).release_devices()
-    db.close()
-    assert not problems, "\n".join(problems)
+busybox_tar, dy = h.busybox_tar, h.dy  # fixtures shared with test_containers_*.py
 
 
 def _http_get(url: str, timeout: float = 5.0) -> str:

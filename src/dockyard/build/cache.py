@@ -34,7 +34,13 @@ register_schema(
         created REAL NOT NULL,
         last_used REAL NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image_id)
+    CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image_id);
+    CREATE TABLE IF NOT EXISTS build_cache_results (
+        key TEXT NOT NULL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (key, result)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS build_cache_results_result ON build_cache_results(result)
     """,
 )
 
@@ -100,20 +106,70 @@ class BuildCache:
             conn.execute("DELETE FROM build_cache WHERE key = ?", (key,))
 
 
-def prune(store: Store, *, older_than: float | None = None) -> int:
+def link(store: Store, keys: Iterable[str], result: str) -> None:
+    """Remember that the steps `keys` made (or were reused for) the built image `result`."""
+    rows = [(k, result) for k in dict.fromkeys(keys)]
+    with store.db.transaction() as conn:
+        conn.executemany(
+            "INSERT OR IGNORE INTO build_cache_results(key, result) VALUES (?, ?)", rows
+        )
+
+
+def drop_dangling(store: Store) -> int:
+    """Drop the records `image prune` counts as dangling: those whose step image is no longer
+    complete in the content store, and those linked only to built images that are gone from
+    the index (records never linked, e.g. of a failed build, stay until `builder prune`)."""
+    from dockyard.build import replay
+
+    store.db.ensure()
+    content = store.content
+    doomed = [
+        row["key"]
+        for row in store.db.query("SELECT key, image_id, manifest_digest, layers FROM build_cache")
+        if not all(content.has(d) for d in
+                   [row["image_id"], row["manifest_digest"], *json.loads(row["layers"])])
+    ]  # fmt: skip
+    gone = "result NOT IN (SELECT id FROM images)"
+    with store.db.transaction() as conn:
+        orphans = [r[0] for r in conn.execute(
+            f"SELECT DISTINCT key FROM build_cache_results WHERE {gone}")]  # fmt: skip
+        conn.execute(f"DELETE FROM build_cache_results WHERE {gone}")
+        doomed += [k for k in orphans if conn.execute(
+            "SELECT 1 FROM build_cache_results WHERE key = ? LIMIT 1", (k,)).fetchone() is None]
+        dropped = 0
+        for key in dict.fromkeys(doomed):
+            dropped += conn.execute("DELETE FROM build_cache WHERE key = ?", (key,)).rowcount
+            conn.execute("DELETE FROM build_cache_results WHERE key = ?", (key,))
+    replay.forget_gone(store)
+    return dropped
+
+
+def prune_for_images(store: Store, *, all: bool) -> int:
+    """The build cache's part of `image prune` (run after the images went, before GC): the
+    dangling records, or with `all` (`image prune -a`) every record, as `builder prune -a`."""
+    return prune(store, collect=False) if all else drop_dangling(store)
+
+
+def prune(store: Store, *, older_than: float | None = None, collect: bool = True) -> int:
     """Drop cache records (all, or those unused for `older_than` seconds); then collect blobs.
 
     Returns the number of records dropped. Blobs and snapshots still used by images stay.
     """
+    from dockyard.build import replay
+
+    store.db.ensure()
     with store.db.transaction() as conn:
         if older_than is None:
             cur = conn.execute("DELETE FROM build_cache")
+            conn.execute("DELETE FROM build_cache_results")
         else:
             cur = conn.execute(
                 "DELETE FROM build_cache WHERE last_used < ?", (time.time() - older_than,)
             )
         dropped = cur.rowcount
-    gc.collect(store)
+    replay.forget_all(store)  # a replay stands for a build that hit the cache everywhere
+    if collect:
+        gc.collect(store)
     return int(dropped)
 
 

@@ -72,7 +72,7 @@ def _display(command: Command) -> str:
 class Executor:
     def __init__(
         self, store: Store, context: BuildContext, dockerfile: Dockerfile, lines: list[str],
-        options: BuildOptions, progress: Progress,
+        options: BuildOptions, progress: Progress, pull: Callable[[str], None] | None = None,
     ) -> None:  # fmt: skip
         self.store = store
         self.context = context
@@ -83,7 +83,9 @@ class Executor:
         self.cache = BuildCache(store, enabled=not options.no_cache)
         self.results: dict[int, StoredImage] = {}
         self.filename = dockerfile.ast.filename
+        self.pull = pull  # fetches a missing base image into the store (the registry client)
         self.externals: dict[str, str] = {}  # image names the build resolved -> image IDs
+        self.used_keys: list[str] = []  # cache keys of every step (linked to the result)
         self.volatile = False  # read something outside the context (ADD of a URL)
 
     # -- whole build ---------------------------------------------------------------------
@@ -135,12 +137,11 @@ class Executor:
             raise self._located(exc, sp.stage.from_) from exc
         vertex = self.progress.vertex(sp.label(f"FROM {shown}"))
         try:
-            base = self.store.image(sp.base)
-        except NotFound as exc:
-            vertex.error(f"{shown}: not found")
+            base = self._find_or_pull(sp.base, vertex)
+        except DockyardError as exc:
+            vertex.error(f"{shown}: {exc.message}")
             raise NotFound(
-                f"failed to resolve source metadata for {shown}: no such image in the local"
-                " store, and no registry to pull it from",
+                f"failed to resolve source metadata for {shown}: {exc.message}",
                 hint="import or build it first (see scripts/base-images.sh for"
                 " python:3.11-slim and debian:bookworm-slim), or fix the FROM line",
             ) from exc
@@ -148,6 +149,18 @@ class Executor:
         image = imaging.start_from_image(self.store, base)
         vertex.done()
         return image
+
+    def _find_or_pull(self, ref: str, vertex: Vertex) -> StoredImage:
+        """The base image from the store, pulled through the registry client when missing."""
+        try:
+            return self.store.image(ref)
+        except NotFound:
+            if self.pull is None:
+                raise NotFound("no such image in the local store, and no registry to pull it"
+                               " from") from None  # fmt: skip
+        vertex.note(f"pulling {ref}")
+        self.pull(ref)
+        return self.store.image(ref)
 
     def _triggers(self, image: StoredImage) -> list[Command]:
         from dockyard.dockerfile.instructions import parse_command
@@ -193,6 +206,7 @@ class Executor:
         parent = state.image
         details = _canonical(step.command)
         key = step_key(parent.id, created_by or "", details, self._used_args(state, step))
+        self.used_keys.append(key)
         if state.cache_ok:
             hit = self.cache.get(key)
             if hit is not None:
@@ -219,6 +233,7 @@ class Executor:
         vertex = self.progress.vertex(state.plan.label(label))
         details = {**_canonical(step.command), **(extra or {})}
         key = step_key(parent.id, created_by, details, self._used_args(state, step), sources)
+        self.used_keys.append(key)
         if state.cache_ok:
             hit = self.cache.get(key)
             if hit is not None:

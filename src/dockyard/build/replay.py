@@ -6,7 +6,7 @@ the ignore files' bytes, build args, target, labels, network, platform). It hold
 the context taken *before* that build read any file: every entry's path, type and permission
 bits, owner, size, mtime, ctime and inode (directories: path, mode, owner). A content change
 always moves ctime, so equal signatures mean equal content. Entries the ignore file excludes are
-left out. A build is not recorded when any entry changed in the last seconds (a later change in
+left out. A build is not recorded when any entry changed in the last second (a later change in
 the same timestamp tick would go unseen, git's "racily clean" case), when it reads something
 outside the context (ADD of a URL), or when its context came as a tar. A replay also checks that
 every base image / `COPY --from` image name still resolves to the same image and that the result
@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from dockyard.build.progress import Progress
     from dockyard.store import Store
 
-FORMAT = "dockyard-build-replay-v1"
-RACY_NS = 2_000_000_000  # entries changed this recently make a build not recordable
+FORMAT = "dockyard-build-replay-v2"
+# Entries changed this recently make a build not recordable: a second change within the same
+# timestamp tick (a few ms on local filesystems) would leave mtime and ctime as they were.
+RACY_NS = 1_000_000_000
 MAX_ENTRIES = 200_000  # larger contexts are not recorded (the walk would cost too much)
 
 register_schema(
@@ -64,7 +66,7 @@ class Record:
     signature: str
     image_id: str
     manifest_digest: str
-    externals: dict[str, str] = field(default_factory=dict)  # image ref -> image ID it was
+    externals: dict[str, list[str]] = field(default_factory=dict)  # see externals_of()
     steps: list[str] = field(default_factory=list)  # progress lines, in order
     skipped: list[str] = field(default_factory=list)  # context paths .dockerignore leaves out
 
@@ -181,16 +183,57 @@ def forget_all(store: Store) -> int:
         return int(conn.execute("DELETE FROM build_replay").rowcount)
 
 
-def _externals_same(store: Store, externals: dict[str, str]) -> bool:
+def forget_gone(store: Store) -> int:
+    """Drop the records whose resulting image is no longer in the image index."""
+    store.db.ensure()
+    present = {r["id"] for r in store.db.query("SELECT id FROM images")}
+    gone = []
+    for row in store.db.query("SELECT key, record FROM build_replay"):
+        record = Record.from_json(row["record"])
+        if record is None or record.image_id not in present:
+            gone.append((row["key"],))
+    with store.db.transaction() as conn:
+        conn.executemany("DELETE FROM build_replay WHERE key = ?", gone)
+    return len(gone)
+
+
+def _externals_same(store: Store, externals: dict[str, list[str]]) -> bool:
+    """Each image name the build resolved still names the same image. A plain tag is looked up
+    by its stored (normalized) name without parsing it again; other references are resolved."""
     from dockyard.errors import DockyardError
 
-    for ref, image_id in externals.items():
+    for ref, (tagged, image_id) in externals.items():
+        if tagged:
+            rows = store.db.query(
+                "SELECT m.image_id FROM image_names n JOIN image_manifests m"
+                " ON n.manifest_digest = m.digest WHERE n.name = ?", (tagged,))  # fmt: skip
+            if not rows or rows[0]["image_id"] != image_id:
+                return False
+            continue
         try:
             if store.images.resolve(ref).id != image_id:
                 return False
         except DockyardError:
             return False
     return True
+
+
+def externals_of(store: Store, resolved: dict[str, str]) -> dict[str, list[str]]:
+    """What a record keeps of the images a build resolved: ref -> [stored tag name or "", ID]."""
+    from dockyard.errors import DockyardError
+    from dockyard.store.images import parse_ref
+
+    out: dict[str, list[str]] = {}
+    for ref, image_id in resolved.items():
+        tagged = ""
+        if not ref.startswith("sha256:"):
+            try:
+                parsed = parse_ref(ref)
+                tagged = parsed.tagged or "" if parsed.digest is None else ""
+            except DockyardError:
+                tagged = ""
+        out[ref] = [tagged, image_id]
+    return out
 
 
 def _complete(store: Store, record: Record) -> bool:

@@ -7,7 +7,6 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,6 +65,8 @@ def _download(store: Store, url: str, checksum: str, workdir: Path) -> CopySourc
             modified = resp.headers.get("last-modified")
             if modified:
                 try:
+                    from email.utils import parsedate_to_datetime
+
                     mtime = parsedate_to_datetime(modified).timestamp()
                 except (TypeError, ValueError):
                     mtime = None

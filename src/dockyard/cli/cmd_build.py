@@ -61,6 +61,26 @@ def _lint(text: str, name: str, context_dir: Path | None) -> int:
     return exit_code(findings, None)
 
 
+def _check(ctx: click.Context, req: Any, file_opt: str | None) -> int:
+    """`build --check`: lint instead of building (the lint area's entry point when it has one)."""
+    try:
+        from dockyard.cli.cmd_lint import check_for_build
+    except ImportError:
+        pass
+    else:
+        df = Path(file_opt) if file_opt and file_opt != "-" else None
+        return int(check_for_build(req.context_dir, df, ctx.find_root().obj.root,
+                                   req.dockerfile_text))  # fmt: skip
+    if req.dockerfile_text is None:
+        base = req.context_dir or Path(".")
+        df = Path(file_opt) if file_opt else base / "Dockerfile"
+        try:
+            req.dockerfile_text = df.read_text()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read {df}: {exc.strerror}") from exc
+    return _lint(req.dockerfile_text, "Dockerfile", req.context_dir)
+
+
 def build_command(ctx: click.Context, **kw: Any) -> None:
     """Build an image from a Dockerfile."""
     from dockyard.build.options import BuildOptions
@@ -88,14 +108,7 @@ def build_command(ctx: click.Context, **kw: Any) -> None:
     else:
         req.context_dir = Path(path)
     if kw["check"]:
-        if req.dockerfile_text is None:
-            base = req.context_dir or Path(".")
-            df = Path(file_opt) if file_opt else base / "Dockerfile"
-            try:
-                req.dockerfile_text = df.read_text()
-            except OSError as exc:
-                raise InvalidArgument(f"cannot read {df}: {exc.strerror}") from exc
-        sys.exit(_lint(req.dockerfile_text, "Dockerfile", req.context_dir))
+        sys.exit(_check(ctx, req, file_opt))
     mode = "quiet" if kw["quiet"] else kw["progress"]
     progress = Progress(mode)
     try:

@@ -60,6 +60,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "save": ("cmd_transfer",),
     "start": ("cmd_containers",),
     "stop": ("cmd_containers",),
+    "system": ("cmd_api",),
     "tag": ("cmd_images",),
     "top": ("cmd_containers",),
     "volume": ("cmd_volume",),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -96,7 +98,7 @@ def build(store: Store, req: BuildRequest, progress: Progress) -> BuildResult:
 
 def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str],
            keyed: tuple[str, Path] | None) -> BuildResult:  # fmt: skip
-    from dockyard.build import replay
+    from dockyard.build import cache, replay
     from dockyard.build.context import BuildContext
     from dockyard.build.executor import Executor
     from dockyard.dockerfile.parser import parse
@@ -123,23 +125,37 @@ def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str]
         vertex.done()
         warnings = [f"{w.short or 'Warning'}: {w.message} (line {w.line})" for w in result.warnings]
         with store.lease():
-            executor = Executor(store, context, dockerfile, text.splitlines(), opts, progress)
+            executor = Executor(store, context, dockerfile, text.splitlines(), opts, progress,
+                                _puller(store, opts.platform))
             image = executor.run()
             export = progress.vertex("exporting to image")
             export.note(f"writing image {image.id} done")
             stored = mutate.register(image, names)
+            cache.link(store, executor.used_keys, stored.id)
             for n in names:
                 export.note(f"naming to {n} done")
             export.done()
         progress.summary(True)
         if keyed is not None and sig is not None and not sig.racy and not executor.volatile:
             record = replay.Record(sig.digest, stored.id, stored.manifest_digest,
-                                   executor.externals, replay.steps_of(progress), skipped)
+                                   replay.externals_of(store, executor.externals),
+                                   replay.steps_of(progress), skipped)
             replay.save(store, keyed[0], record)
         return BuildResult(stored.id, names, warnings)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _puller(store: Store, platform: str | None) -> Callable[[str], None]:
+    """FROM an image missing from the store: `docker pull` it (quietly) through the registry."""
+
+    def pull(ref: str) -> None:
+        from dockyard.engine import registry
+
+        registry.pull(store, ref, platform=platform)
+
+    return pull
 
 
 def _signature(context: BuildContext, skipped: list[str]) -> Signature | None:
@@ -157,7 +173,15 @@ def _signature(context: BuildContext, skipped: list[str]) -> Signature | None:
     return replay.signature(context.root, skip)
 
 
+_SIMPLE_TAG = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
+
+
 def _check_tag(tag: str) -> str:
+    """The stored name of a tag: a one-part name (`app`, `app:1.0`) is read here, as Docker does
+    (docker.io/library/NAME, tag latest); anything else goes through dockyard.reference."""
+    if _SIMPLE_TAG.fullmatch(tag) and len(tag.partition(":")[0]) <= 255:
+        name, _, version = tag.partition(":")
+        return f"docker.io/library/{name}:{version or 'latest'}"
     from dockyard.store.images import normalize_name
 
     try:

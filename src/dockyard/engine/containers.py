@@ -6,23 +6,23 @@ import builtins
 import json
 import os
 import shutil
-import signal as signals
 import sqlite3
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from dockyard.engine import networks as netengine
+from dockyard.engine.background import Background
+from dockyard.engine.requests import CreateRequest, opts_from_json, opts_json, requested_ports
+from dockyard.engine.rootfs import ImageInfo as ImageInfo  # re-exported for ImageSource users
+from dockyard.engine.rootfs import ImageSource, StoreImages, snapshot_key
 from dockyard.errors import Conflict, DockyardError, NotFound
-from dockyard.network.networks import NetworkStore
-from dockyard.network.ports import PortMapping, parse_exposed, parse_publish, resolve_ports
-from dockyard.runtime import bundle, logs, monitor
-from dockyard.runtime.bundle import MountSpec, RunOptions
+from dockyard.runtime import bundle, monitor
 from dockyard.runtime.containers import (
     CREATED,
     EXITED,
@@ -33,75 +33,18 @@ from dockyard.runtime.containers import (
     check_name,
     now,
 )  # fmt: skip
-from dockyard.runtime.inspect import inspect as inspect_json
 from dockyard.runtime.oci_runtime import OciRuntime
 from dockyard.runtime.requests import RestartPolicy, parse_restart
-from dockyard.runtime.volumes import Volumes
 from dockyard.store.db import Database
 from dockyard.store.locking import file_lock
 
+if TYPE_CHECKING:  # imported where used, to keep `run` lean
+    from dockyard.network.networks import NetworkStore
+    from dockyard.network.ports import PortMapping
+    from dockyard.runtime import logs
+    from dockyard.runtime.volumes import Volumes
+
 INIT_BINARIES = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/tini")
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    id: str
-    name: str
-    config: dict[str, Any]  # the image config's "config" object (Env, Cmd, ...)
-
-
-class ImageSource(Protocol):
-    """Where root filesystems come from: the store's snapshots (or a test's directory)."""
-
-    def resolve(self, ref: str) -> ImageInfo: ...
-    def prepare(self, key: str, image_id: str) -> None: ...
-    def mount(self, key: str, target: Path) -> None: ...
-    def unmount(self, key: str, target: Path) -> None: ...
-    def remove(self, key: str) -> None: ...
-
-
-class StoreImages:
-    """ImageSource over dockyard.store.Store: snapshots.prepare + mount (overlayfs)."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def resolve(self, ref: str) -> ImageInfo:
-        img = self.store.image(ref)
-        return ImageInfo(img.id, ref, dict(img.config_dict.get("config") or {}))
-
-    def prepare(self, key: str, image_id: str) -> None:
-        img = self.store.image(image_id)
-        chain = self.store.snapshots.ensure_unpacked(img)
-        self.store.snapshots.prepare(key, chain)
-
-    def mount(self, key: str, target: Path) -> None:
-        self.store.snapshots.mount(key, target)
-
-    def unmount(self, key: str, target: Path) -> None:
-        self.store.snapshots.unmount(target)
-
-    def remove(self, key: str) -> None:
-        self.store.snapshots.remove(key)
-
-
-@dataclass
-class CreateRequest:
-    """Everything `docker create/run` says, already parsed (see runtime/requests.py)."""
-
-    image: str
-    options: RunOptions = field(default_factory=RunOptions)
-    name: str | None = None
-    publish: list[str] = field(default_factory=list)
-    publish_all: bool = False
-    network: str = "bridge"
-    restart: str | None = None
-    auto_remove: bool = False
-    detach: bool = False
-
-
-def snapshot_key(cid: str) -> str:
-    return f"container-{cid}"
 
 
 class ContainerEngine:
@@ -120,9 +63,21 @@ class ContainerEngine:
             self.db = Database(self.root / "metadata.db")
         self.images = images
         self.records = ContainerRecords(self.db, self.root)
-        self.networks = NetworkStore(self.db, self.root)
-        self.volumes = Volumes(self.db, self.root)
         self.runtime = OciRuntime.probe(self.root / "runtime" / "runc", runtime)
+
+    @cached_property
+    def networks(self) -> NetworkStore:
+        from dockyard.network.networks import NetworkStore
+
+        self.db.ensure()  # its table, if this connection opened before the module loaded
+        return NetworkStore(self.db, self.root)
+
+    @cached_property
+    def volumes(self) -> Volumes:
+        from dockyard.runtime.volumes import Volumes
+
+        self.db.ensure()
+        return Volumes(self.db, self.root)
 
     # -- helpers -------------------------------------------------------------------------
     def dir(self, c: Container) -> Path:
@@ -143,18 +98,9 @@ class ContainerEngine:
     def create(self, req: CreateRequest) -> Container:
         info = self.images.resolve(req.image)
         name = check_name(req.name) if req.name else self.records.random_name()
-        netengine.validate_mode(self.networks, req.network)
-        requested = [m for spec in req.publish for m in parse_publish(spec)]
-        exposed = sorted(set(info.config.get("ExposedPorts") or {}) |
-                         {f"{m.container_port}/{m.protocol}" for m in requested})  # fmt: skip
-        if req.publish_all:
-            have = {(m.container_port, m.protocol) for m in requested}
-            for key in exposed:
-                port, proto = parse_exposed(key)
-                if (port, proto) not in have:
-                    requested.append(PortMapping("", 0, port, proto))
-        if req.network in ("none", "host"):
-            requested = []
+        if req.network not in netengine.SPECIAL:
+            netengine.validate_mode(self.networks, req.network)
+        requested, exposed = requested_ports(req, info)
         restart = parse_restart(req.restart)
         if req.auto_remove and restart.name != "no":
             raise Conflict("conflicting options: cannot specify both --restart and --rm",
@@ -171,14 +117,14 @@ class ContainerEngine:
         c = Container(cid, name, req.image, info.id, now(), CREATED, config={
             "args": args, "entrypoint": list(entry) if entry else None,
             "cmd": list(cmd) if cmd else None, "image_config": info.config,
-            "options": _opts_json(opts), "network_mode": req.network,
+            "options": opts_json(opts), "network_mode": req.network,
             "requested_ports": [m.to_json() for m in requested], "exposed": exposed,
             "publish_all": req.publish_all, "restart": asdict(restart),
             "auto_remove": req.auto_remove, "detach": req.detach,
             "hostname": opts.hostname or cid[:12], "labels": dict(opts.labels),
             "stop_signal": info.config.get("StopSignal") or "SIGTERM",
             "workdir": opts.workdir or info.config.get("WorkingDir") or "",
-            "runtime": self.runtime.name, "env": [],
+            "runtime": self.runtime.name, "env": [], "image_arch": info.architecture,
         })  # fmt: skip
         self.records.insert(c)
         try:
@@ -191,45 +137,87 @@ class ContainerEngine:
 
     # -- start ---------------------------------------------------------------------------
     def _setup(self, c: Container) -> Path:
-        """Reserve ports, mount the rootfs, attach networks, write /etc files and config.json."""
+        """Reserve ports, mount the rootfs, attach networks, write /etc files and config.json.
+
+        The CNI plugins (execs that wait on the kernel) run in a thread while this one mounts
+        the root filesystem and writes config.json.
+        """
         cdir = self.dir(c)
-        requested = [PortMapping.from_json(p) for p in c.config["requested_ports"]]
-        ports = resolve_ports(requested, self.records.reserved_ports(exclude=c.id))
-        self.records.reserve_ports(c.id, [(p.host_port, p.protocol) for p in ports])
+        ports: list[PortMapping] = []
+        if c.config["requested_ports"]:
+            from dockyard.network import hostports
+            from dockyard.network.ports import PortMapping, already_allocated, resolve_ports
+
+            requested = [PortMapping.from_json(p) for p in c.config["requested_ports"]]
+            ports = resolve_ports(requested, self.records.reserved_ports(exclude=c.id))
+            keys = [(p.host_port, p.protocol) for p in ports]
+            self.records.reserve_ports(c.id, keys)
+            clash = hostports.reserve(self.root, c.id, keys)
+            if clash is not None:
+                self.records.release_ports(c.id)
+                raise already_allocated(next(p for p in ports if (p.host_port, p.protocol) == clash))
         c.config["ports"] = [p.to_json() for p in ports]
         rootfs = cdir / "rootfs"
         rootfs.mkdir(exist_ok=True)
+        attach: Background | None = None
         try:
+            if netengine.create_netns(c):
+                plan = netengine.plan(self.networks, c, ports)
+                attach = Background(netengine.attach, plan, c)
             self.images.mount(snapshot_key(c.id), rootfs)
             c.config["mounted"] = True
-            c.config["networks_state"] = netengine.attach_all(self.networks, c, ports)
             host = c.config["network_mode"] == "host"
-            bundle.write_etc_files(cdir, c.config["hostname"], netengine.primary_ip(c), host,
-                                   netengine.peers_of(self.records, c))  # fmt: skip
-            opts = _opts_from_json(c.config["options"])
-            init = next((p for p in INIT_BINARIES if os.path.exists(p)), None)
+            opts = opts_from_json(c.config["options"])
+            init = next((p for p in INIT_BINARIES if os.path.exists(p)), None) if opts.init else None
             spec = bundle.build_spec(
                 c.config["image_config"], opts, rootfs=rootfs, container_dir=cdir,
                 hostname=c.config["hostname"], netns_path=c.config.get("netns"),
                 host_network=host, cgroups_path=f"/dockyard/{c.id}", init_path=init,
+                image_arch=c.config.get("image_arch"),
             )  # fmt: skip
             c.config["env"] = spec["process"]["env"]
             bundle.write_config(cdir, spec)
+            if attach is not None:
+                c.config["networks_state"] = attach.result()
+                attach = None
+            peers = netengine.peers_of(self.records, c) if netengine.on_user_network(c) else {}
+            bundle.write_etc_files(cdir, c.config["hostname"], netengine.primary_ip(c), host, peers)
         except BaseException:
+            if attach is not None:
+                with suppress(BaseException):
+                    c.config["networks_state"] = attach.result()
             self._teardown(c)
             raise
         return cdir
 
-    def _teardown(self, c: Container) -> None:
-        """Release everything a running container holds; safe to call twice."""
-        self.runtime.delete(c.id, force=True)
-        with suppress(DockyardError):
-            netengine.detach_all(self.networks, c)
-        if c.config.pop("mounted", False) or (self.dir(c) / "rootfs").is_mount():
+    def _teardown(self, c: Container, also: Callable[[], None] | None = None) -> None:
+        """Release everything a running container holds; safe to call twice.
+
+        Network removal (plugin execs) runs in a thread beside the rest, and beside `also`.
+        """
+        detach: Background | None = None
+        if c.config.get("netns") or c.config.get("networks_state"):
+            detach = Background(netengine.detach, netengine.detach_plan(self.networks, c), c)
+        if (self.runtime.state_root / c.id).exists():
+            self.runtime.delete(c.id, force=True)
+        rootfs = self.dir(c) / "rootfs"
+        if c.config.pop("mounted", False) or rootfs.is_mount():
             with suppress(DockyardError, OSError):
-                self.images.unmount(snapshot_key(c.id), self.dir(c) / "rootfs")
-        self.records.release_ports(c.id)
+                self.images.unmount(snapshot_key(c.id), rootfs)
+        if also is not None:
+            also()
+        if c.config.get("ports"):
+            from dockyard.network import hostports
+
+            held = [(int(p["hostPort"]), str(p["protocol"])) for p in c.config["ports"]]
+            hostports.release(self.root, c.id, held)
+            self.records.release_ports(c.id)
         c.config["ports"] = []
+        if detach is not None:
+            with suppress(DockyardError):
+                detach.result()
+            c.config.pop("netns", None)
+            c.config["networks_state"] = {}
 
     def start(self, ref: str | Container) -> Container:
         """Start a created or exited container detached under conmon."""
@@ -238,8 +226,8 @@ class ContainerEngine:
             c = self.refresh(self.records.get(c.id))
             if c.state == RUNNING:
                 return c
-            self._teardown(c)  # leftovers of a previous run
-            cdir = self._setup(c)
+            self._teardown(c)  # leftovers of a previous run (nothing for a new container)
+            self._setup(c)
             c.config.pop("stopped_by_user", None)
             try:
                 exit_cmd = [sys.executable, "-m", "dockyard.cli.main", "--root", str(self.root),
@@ -259,8 +247,8 @@ class ContainerEngine:
             c.config.pop("error", None)
             self.records.update(c, state=RUNNING, pid=pid, started_at=now(), exit_code=0,
                                 finished_at=None)  # fmt: skip
-            del cdir
-        netengine.refresh_hosts(self.networks, self.records)
+        if netengine.on_user_network(c):
+            netengine.refresh_hosts(self.networks, self.records)
         return c
 
     def run_attached(self, c: Container) -> int:
@@ -270,7 +258,8 @@ class ContainerEngine:
             c.config["mode"] = "foreground"
             c.config["runner_pid"] = os.getpid()
             self.records.update(c, state=RUNNING, started_at=now())
-        netengine.refresh_hosts(self.networks, self.records)
+        if netengine.on_user_network(c):
+            netengine.refresh_hosts(self.networks, self.records)
         code: int | None = None
         try:
             opts = c.config["options"]
@@ -284,32 +273,38 @@ class ContainerEngine:
             raise
         finally:
             with self._locked(c):
-                self._teardown(c)
-                self.records.update(c, state=EXITED, exit_code=code if code is not None else 125,
-                                    finished_at=now(), pid=0)  # fmt: skip
+                if c.config.get("auto_remove"):  # straight to removal: no exited record first
+                    self._teardown(c, also=lambda: self._remove_files(c))
+                else:
+                    self._teardown(c)
+                    self.records.update(c, state=EXITED, finished_at=now(), pid=0,
+                                        exit_code=code if code is not None else 125)  # fmt: skip
             if c.config.get("auto_remove"):
-                self.remove(c.id, force=True)
+                (self.root / "containers" / f"{c.id}.lock").unlink(missing_ok=True)
         return code
 
     # -- state ---------------------------------------------------------------------------
     def _exit_code(self, c: Container) -> int | None:
-        """The exit code if the container has stopped, None while it runs."""
+        """The exit code if the container has stopped, None while it runs (no exec needed:
+        conmon writes the exit file before it exits; a foreground CLI records the code)."""
         if c.config.get("mode") == "conmon":
-            code = monitor.read_exit_code(self._paths(c), c.id)
+            paths = self._paths(c)
+            code = monitor.read_exit_code(paths, c.id)
             if code is not None:
                 return code
+            if monitor.conmon_alive(paths):
+                return None
+            state = self.runtime.state(c.id)  # conmon is gone without an exit file
+            if state is not None and state.get("status") in ("running", "created", "paused"):
+                return None
+            return 137
+        runner = c.config.get("runner_pid")
+        if runner and _alive(runner):
+            return None  # the foreground CLI records the code itself
         state = self.runtime.state(c.id)
         if state is not None and state.get("status") in ("running", "created", "paused"):
             return None
-        if c.config.get("mode") == "foreground":
-            runner = c.config.get("runner_pid")
-            if runner and _alive(runner) and state is not None:
-                return None
-            if runner and _alive(runner):
-                return None  # the foreground CLI records the code itself
-        time.sleep(0.05)  # conmon writes the exit file right after the runtime reports stopped
-        code = monitor.read_exit_code(self._paths(c), c.id)
-        return 137 if code is None else code
+        return 137
 
     def refresh(self, c: Container) -> Container:
         """Bring a `running` record up to date (and release its resources if it has exited)."""
@@ -327,7 +322,11 @@ class ContainerEngine:
             return fresh
 
     def cleanup(self, ref: str) -> None:
-        """conmon's exit command: release resources, then --rm or the restart policy."""
+        """conmon's exit command: release resources, then --rm or the restart policy.
+
+        Restarts wait as Docker's do: 100 ms, doubling with every restart (at most a minute);
+        a `stop`, `kill` or `rm` meanwhile cancels the restart.
+        """
         try:
             c = self.get(ref)
         except NotFound:
@@ -339,10 +338,18 @@ class ContainerEngine:
                 self.remove(c.id, force=True)
             return
         policy = RestartPolicy(**c.config.get("restart", {}))
-        if policy.should_restart(c.exit_code, c.restart_count, c.config.get("stopped_by_user", False)):
-            self.records.update(c, restart_count=c.restart_count + 1)
-            with suppress(DockyardError):
-                self.start(c.id)
+        if not policy.should_restart(c.exit_code, c.restart_count, c.config.get("stopped_by_user", False)):
+            return
+        time.sleep(min(0.1 * 2**c.restart_count, 60.0))
+        try:
+            c = self.records.get(c.id)
+        except NotFound:
+            return
+        if c.state != EXITED or c.config.get("stopped_by_user"):
+            return
+        self.records.update(c, restart_count=c.restart_count + 1)
+        with suppress(DockyardError):
+            self.start(c.id)
 
     def wait(self, ref: str, poll: float = 0.05) -> int:
         c = self.get(ref)
@@ -363,6 +370,9 @@ class ContainerEngine:
     def stop(self, ref: str, timeout: float | None = None) -> Container:
         c = self.get(ref)
         if c.state != RUNNING:
+            if c.state == EXITED and not c.config.get("stopped_by_user"):
+                c.config["stopped_by_user"] = True  # cancels a pending restart
+                self.records.update(c)
             return c
         c.config["stopped_by_user"] = True
         self.records.update(c)
@@ -374,6 +384,8 @@ class ContainerEngine:
         return self.refresh(self.records.get(c.id))
 
     def kill(self, ref: str, signal: str = "KILL") -> Container:
+        import signal as signals
+
         c = self.get(ref)
         if c.state != RUNNING:
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running",
@@ -441,15 +453,21 @@ class ContainerEngine:
         return out if all_ else [c for c in out if c.state == RUNNING]
 
     def inspect(self, ref: str) -> dict[str, Any]:
+        from dockyard.runtime.inspect import inspect as inspect_json
+
         c = self.get(ref)
         return inspect_json(c, str(self.dir(c)))
 
     def ports(self, ref: str) -> builtins.list[PortMapping]:
+        from dockyard.network.ports import PortMapping
+
         c = self.get(ref)
         return [PortMapping.from_json(p) for p in c.config.get("ports", [])] if c.state == RUNNING else []
 
     def logs(self, ref: str, *, follow: bool = False, tail: int | None = None,
              since: float | None = None) -> Iterator[logs.LogEntry]:  # fmt: skip
+        from dockyard.runtime import logs
+
         c = self.get(ref)
         path = self._paths(c).log
         entries = logs.read_entries(path)
@@ -485,6 +503,8 @@ class ContainerEngine:
         pids = self.runtime.pids(c.id)
         if not pids:
             return "UID PID PPID C STIME TTY TIME CMD\n"
+        import subprocess
+
         out = subprocess.run(["ps", "-o", "uid,pid,ppid,c,stime,tty,time,cmd", "-p",
                               ",".join(map(str, pids))], capture_output=True, text=True)  # fmt: skip
         return out.stdout
@@ -511,15 +531,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _opts_json(opts: RunOptions) -> dict[str, Any]:
-    d = asdict(opts)
-    d["mounts"] = [m.to_json() for m in opts.mounts]
-    return d
-
-
-def _opts_from_json(d: dict[str, Any]) -> RunOptions:
-    d = dict(d)
-    d["mounts"] = [MountSpec.from_json(m) for m in d.get("mounts", [])]
-    return RunOptions(**d)

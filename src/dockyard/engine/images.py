@@ -279,6 +279,8 @@ def remove_images(
         except DockyardError as exc:
             errors.append(exc)
     if any(line.startswith("Deleted:") for line in lines):
+        import dockyard.build.cache  # noqa: F401  (registers the build cache's GC roots)
+
         gc.try_collect(store)
     return lines, errors
 
@@ -412,6 +414,9 @@ def prune_images(
         report.deleted += [
             line.lower().replace("deleted:", "deleted:") for line in _delete_chain(store, record, True)
         ]
+    from dockyard.build import cache as build_cache  # its records are GC roots too
+
+    build_cache.prune_for_images(store, all=all)  # -a: all of it, as `builder prune -a`
     result = gc.collect(store)
     report.space_reclaimed = result.bytes_freed
     return report

@@ -5,13 +5,18 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import Conflict
+from dockyard.errors import Conflict, DockyardError
 from dockyard.network import cni
-from dockyard.network.networks import DEFAULT_NETWORK, SPECIAL, Network, NetworkStore
-from dockyard.network.ports import PortMapping
-from dockyard.runtime.containers import Container, ContainerRecords
+
+if TYPE_CHECKING:  # imported where used: `run --network none` needs none of them
+    from dockyard.network.networks import Network, NetworkStore
+    from dockyard.network.ports import PortMapping
+    from dockyard.runtime.containers import Container, ContainerRecords
+
+DEFAULT_NETWORK = "bridge"  # as dockyard.network.networks names them
+SPECIAL = ("none", "host")
 
 IFNAMES = [f"eth{i}" for i in range(16)]
 
@@ -26,44 +31,73 @@ def validate_mode(networks: NetworkStore, mode: str) -> None:
         networks.get(mode)
 
 
-def attach_all(
-    networks: NetworkStore, c: Container, ports: list[PortMapping]
-) -> dict[str, dict[str, Any]]:
-    """Create the netns, bring up lo, and ADD every network the container is on.
+if TYPE_CHECKING:
+    Plan = list[tuple[Network, dict[str, Any], str, list[PortMapping]]]
 
-    Returns {network name: {IPAddress, Gateway, MacAddress, IPPrefixLen, result, ifname}}.
-    On failure everything already done is undone.
+
+def plan(networks: NetworkStore, c: Container, ports: list[PortMapping]) -> Plan:
+    """(network, conflist, ifname, ports) for every CNI network the container joins.
+
+    Made from the database in the caller's thread, so `attach` can run in another.
     """
     mode = c.config["network_mode"]
     if mode in SPECIAL:
-        if mode == "none":
-            path = cni.create_netns(netns_name(c.id))
-            c.config["netns"] = path
-            cni.loopback_up(path, c.id)
-        return {}
-    path = cni.create_netns(netns_name(c.id))
-    c.config["netns"] = path
+        return []
+    names = [mode] + [n for n in c.config.get("extra_networks", []) if n != mode]
+    out: Plan = []
+    for i, name in enumerate(names):
+        net = networks.get(name)
+        out.append((net, networks.conflist(net), IFNAMES[i], ports if i == 0 else []))
+    return out
+
+
+def attach(steps: Plan, c: Container) -> dict[str, dict[str, Any]]:
+    """ADD every planned network in the container's netns (made by `create_netns`).
+
+    Returns {network name: {IPAddress, Gateway, MacAddress, IPPrefixLen, result, ifname}}.
+    On failure the networks already added are deleted again.
+    """
     attached: dict[str, dict[str, Any]] = {}
     try:
-        cni.loopback_up(path, c.id)
-        names = [mode] + [n for n in c.config.get("extra_networks", []) if n != mode]
-        for i, name in enumerate(names):
-            net = networks.get(name)
-            attached[net.name] = _add(networks, net, c, path, IFNAMES[i], ports if i == 0 else [])
+        for net, conflist, ifname, ports in steps:
+            attached[net.name] = _add(conflist, net, c, c.config["netns"], ifname, ports)
     except BaseException:
-        _undo(networks, c, attached)
-        cni.delete_netns(netns_name(c.id))
-        c.config.pop("netns", None)
+        for net, conflist, _ifname, _ports in steps:
+            if net.name in attached:
+                _del(conflist, attached[net.name], c, c.config["netns"])
         raise
     return attached
 
 
-def _add(networks: NetworkStore, net: Network, c: Container, netns: str, ifname: str,
+def attach_all(networks: NetworkStore, c: Container, ports: list[PortMapping]) -> dict[str, dict[str, Any]]:
+    """`plan` + `attach` in one go (the netns must exist)."""
+    return attach(plan(networks, c, ports), c)
+
+
+def on_user_network(c: Container) -> bool:
+    """Whether the container is on a user-defined network (where peers find it by name)."""
+    names = [c.config["network_mode"], *c.config.get("extra_networks", [])]
+    return any(n not in SPECIAL and n != DEFAULT_NETWORK for n in names)
+
+
+def create_netns(c: Container) -> str | None:
+    """The container's network namespace for CNI networks (None for `none` and `host`).
+
+    For `none` the runtime makes a fresh namespace itself and brings its loopback up.
+    """
+    if c.config["network_mode"] in SPECIAL:
+        return None
+    path = cni.create_netns(netns_name(c.id))
+    c.config["netns"] = path
+    return path
+
+
+def _add(conflist: dict[str, Any], net: Network, c: Container, netns: str, ifname: str,
          ports: list[PortMapping]) -> dict[str, Any]:  # fmt: skip
-    networks.write_conflist(net)
     rc = {"portMappings": [p.cni() for p in ports]}
-    result = cni.add(networks.conflist(net), container_id=c.id, netns=netns, ifname=ifname,
-                     runtime_config=rc)  # fmt: skip
+    skip = () if ports else ("portmap",)  # portmap has nothing to do without ports
+    result = cni.add(conflist, container_id=c.id, netns=netns, ifname=ifname,
+                     runtime_config=rc, skip=skip)  # fmt: skip
     ip, gw = cni.first_ipv4(result)
     mac = ""
     for iface in result.get("interfaces") or []:
@@ -75,31 +109,47 @@ def _add(networks: NetworkStore, net: Network, c: Container, netns: str, ifname:
             prefix = int(str(entry["address"]).split("/")[1])
     return {"NetworkID": net.id, "IPAddress": ip or "", "Gateway": gw or "", "MacAddress": mac,
             "IPPrefixLen": prefix, "ifname": ifname, "result": result,
-            "ports": [p.to_json() for p in ports]}  # fmt: skip
+            "ports": [p.to_json() for p in ports], "skip": list(skip)}  # fmt: skip
 
 
-def _del(networks: NetworkStore, name: str, info: dict[str, Any], c: Container, netns: str) -> None:
-    try:
-        net = networks.get(name)
-    except Exception:
-        return
+def _del(conflist: dict[str, Any], info: dict[str, Any], c: Container, netns: str) -> None:
+    from dockyard.network.ports import PortMapping
+
     ports = [PortMapping.from_json(p).cni() for p in info.get("ports", [])]
-    cni.delete(networks.conflist(net), container_id=c.id, netns=netns, ifname=info["ifname"],
-               runtime_config={"portMappings": ports}, prev_result=info.get("result"))  # fmt: skip
+    cni.delete(conflist, container_id=c.id, netns=netns, ifname=info["ifname"],
+               runtime_config={"portMappings": ports}, prev_result=info.get("result"),
+               skip=tuple(info.get("skip", ())))  # fmt: skip
 
 
-def _undo(networks: NetworkStore, c: Container, attached: dict[str, dict[str, Any]]) -> None:
-    for name, info in reversed(list(attached.items())):
-        _del(networks, name, info, c, c.config.get("netns", ""))
+def _conflist_of(networks: NetworkStore, name: str) -> dict[str, Any] | None:
+    try:
+        return networks.conflist(networks.get(name))
+    except DockyardError:
+        return None
+
+
+def detach_plan(networks: NetworkStore, c: Container) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(conflist, attachment) of each attached network, read in the caller's thread."""
+    out = []
+    for name, info in reversed(list((c.config.get("networks_state") or {}).items())):
+        conflist = _conflist_of(networks, name)
+        if conflist is not None:
+            out.append((conflist, info))
+    return out
+
+
+def detach(steps: list[tuple[dict[str, Any], dict[str, Any]]], c: Container) -> None:
+    """Drop the netns (the kernel deletes the veth pairs with it), then DEL every network
+    (IP lease, port rules) with no netns given, so the plugins touch nothing inside it."""
+    cni.delete_netns(netns_name(c.id))
+    for conflist, info in steps:
+        _del(conflist, info, c, "")
 
 
 def detach_all(networks: NetworkStore, c: Container) -> None:
-    """DEL every attached network (veth, iptables rules, IP lease), then drop the netns."""
-    attached = c.config.get("networks_state") or {}
-    _undo(networks, c, attached)
-    c.config["networks_state"] = {}
-    cni.delete_netns(netns_name(c.id))
+    detach(detach_plan(networks, c), c)
     c.config.pop("netns", None)
+    c.config["networks_state"] = {}
 
 
 def connect(networks: NetworkStore, records: ContainerRecords, c: Container, name: str) -> None:
@@ -113,7 +163,7 @@ def connect(networks: NetworkStore, records: ContainerRecords, c: Container, nam
     extra.append(net.name)
     if c.running and c.config.get("netns"):
         state = c.config.setdefault("networks_state", {})
-        state[net.name] = _add(networks, net, c, c.config["netns"],
+        state[net.name] = _add(networks.conflist(net), net, c, c.config["netns"],
                                IFNAMES[len(state)], [])  # fmt: skip
     records.update(c)
     refresh_hosts(networks, records)
@@ -128,7 +178,7 @@ def disconnect(networks: NetworkStore, records: ContainerRecords, c: Container, 
     extra.remove(net.name)
     state = c.config.get("networks_state") or {}
     if net.name in state:
-        _del(networks, net.name, state.pop(net.name), c, c.config.get("netns", ""))
+        _del(networks.conflist(net), state.pop(net.name), c, c.config.get("netns", ""))
     records.update(c)
     refresh_hosts(networks, records)
 

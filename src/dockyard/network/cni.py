@@ -29,9 +29,9 @@ def _find_plugin(kind: str) -> str:
     )
 
 
-def _invoke(
+def _spawn(
     command: str, plugin: dict[str, Any], *, container_id: str, netns: str, ifname: str
-) -> dict[str, Any] | None:
+) -> subprocess.Popen[bytes]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         "CNI_COMMAND": command,
@@ -40,19 +40,23 @@ def _invoke(
         "CNI_IFNAME": ifname,
         "CNI_PATH": CNI_PATH,
     }
-    proc = subprocess.run(
-        [_find_plugin(plugin["type"])],
-        input=json.dumps(plugin).encode(),
-        env=env,
-        capture_output=True,
-    )
-    out = proc.stdout.decode(errors="replace").strip()
+    return subprocess.Popen(
+        [_find_plugin(plugin["type"])], env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _finish(
+    proc: subprocess.Popen[bytes], command: str, plugin: dict[str, Any]
+) -> dict[str, Any] | None:
+    stdout, stderr = proc.communicate(json.dumps(plugin).encode())
+    out = stdout.decode(errors="replace").strip()
     if proc.returncode != 0:
         try:
             err = json.loads(out)
             msg = err.get("msg", "") + (f": {err['details']}" if err.get("details") else "")
         except (json.JSONDecodeError, AttributeError):
-            msg = out or proc.stderr.decode(errors="replace").strip()
+            msg = out or stderr.decode(errors="replace").strip()
         raise CniError(f"CNI plugin {plugin['type']} {command} failed: {msg}")
     if not out:
         return None
@@ -60,6 +64,13 @@ def _invoke(
         return dict(json.loads(out))
     except json.JSONDecodeError as exc:
         raise CniError(f"CNI plugin {plugin['type']} returned invalid JSON") from exc
+
+
+def _invoke(
+    command: str, plugin: dict[str, Any], *, container_id: str, netns: str, ifname: str
+) -> dict[str, Any] | None:
+    proc = _spawn(command, plugin, container_id=container_id, netns=netns, ifname=ifname)
+    return _finish(proc, command, plugin)
 
 
 def _plugin_conf(
@@ -80,9 +91,9 @@ def _plugin_conf(
 
 def add(
     conflist: dict[str, Any], *, container_id: str, netns: str, ifname: str = "eth0",
-    runtime_config: dict[str, Any] | None = None,
+    runtime_config: dict[str, Any] | None = None, skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:  # fmt: skip
-    """Run ADD through every plugin in order; the final result (IPs, interfaces).
+    """Run ADD through every plugin in order (but those whose type is in `skip`); the result.
 
     On failure, the plugins already run are undone with DEL before raising.
     """
@@ -90,6 +101,8 @@ def add(
     done: list[dict[str, Any]] = []
     try:
         for plugin in conflist["plugins"]:
+            if plugin["type"] in skip:
+                continue
             conf = _plugin_conf(conflist, plugin, runtime_config or {}, result)
             done.append(plugin)
             result = _invoke("ADD", conf, container_id=container_id, netns=netns, ifname=ifname) or result
@@ -104,11 +117,21 @@ def _delete_plugins(
     conflist: dict[str, Any], plugins: list[dict[str, Any]], container_id: str, netns: str,
     ifname: str, runtime_config: dict[str, Any], prev: dict[str, Any] | None,
 ) -> list[str]:  # fmt: skip
+    """DEL through `plugins`, all at once: each undoes only its own part (veth and lease,
+    port rules), so none waits for another."""
+    running = []
     errors = []
     for plugin in plugins:
         conf = _plugin_conf(conflist, plugin, runtime_config, prev)
         try:
-            _invoke("DEL", conf, container_id=container_id, netns=netns, ifname=ifname)
+            proc = _spawn("DEL", conf, container_id=container_id, netns=netns, ifname=ifname)
+        except CniError as exc:
+            errors.append(str(exc))
+            continue
+        running.append((proc, conf))
+    for proc, conf in running:
+        try:
+            _finish(proc, "DEL", conf)
         except CniError as exc:
             errors.append(str(exc))
     return errors
@@ -117,10 +140,16 @@ def _delete_plugins(
 def delete(
     conflist: dict[str, Any], *, container_id: str, netns: str, ifname: str = "eth0",
     runtime_config: dict[str, Any] | None = None, prev_result: dict[str, Any] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> list[str]:  # fmt: skip
-    """Run DEL through the plugins in reverse order; errors are collected, never stop the rest."""
-    return _delete_plugins(conflist, list(reversed(conflist["plugins"])), container_id, netns,
-                           ifname, runtime_config or {}, prev_result)  # fmt: skip
+    """Run DEL through the plugins (but those in `skip`); errors are collected, never stop the rest.
+
+    `netns` may be "" once the namespace is gone: the bridge plugin then only releases the
+    address, and the kernel removed the veth pair with the namespace.
+    """
+    plugins = [p for p in reversed(conflist["plugins"]) if p["type"] not in skip]
+    return _delete_plugins(conflist, plugins, container_id, netns, ifname,
+                           runtime_config or {}, prev_result)  # fmt: skip
 
 
 def loopback_up(netns: str, container_id: str) -> None:
@@ -129,16 +158,16 @@ def loopback_up(netns: str, container_id: str) -> None:
 
 
 def create_netns(name: str) -> str:
-    """A persistent, named network namespace (`ip netns add`); its path."""
-    proc = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CniError(f"cannot create network namespace {name}: {proc.stderr.strip()}")
-    return f"/run/netns/{name}"
+    """A persistent, named network namespace with `lo` up (network/netns.py); its path."""
+    from dockyard.network import netns
+
+    return netns.create(name)
 
 
 def delete_netns(name: str) -> None:
-    if os.path.exists(f"/run/netns/{name}"):
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+    from dockyard.network import netns
+
+    netns.delete(name)
 
 
 def first_ipv4(result: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -3,14 +3,13 @@
 `ip netns add NAME` + the CNI loopback plugin cost two execs per container; the same work is
 three syscalls: a short-lived thread unshares a new network namespace (only that thread
 moves), brings its `lo` up with an ioctl, and bind-mounts its namespace file on
-/run/netns/NAME so it outlives the thread. Where that cannot be done (no /run/netns mount
-yet, an unusual kernel), `ip netns add` and `ip link set lo up` do it instead.
+/run/netns/NAME so it outlives the thread. Where that cannot be done (no /run/netns yet,
+an unusual kernel), `ip netns add` and `ip link set lo up` do it instead.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import threading
 from typing import Any
@@ -49,6 +48,7 @@ def path_of(name: str) -> str:
 
 def _lo_up() -> None:
     import fcntl
+    import socket
     import struct
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -71,7 +71,7 @@ def _in_thread(target: str, errors: list[BaseException]) -> None:
 
 
 def _create_fast(name: str) -> bool:
-    if not os.path.ismount(NETNS_DIR):
+    if not os.path.isdir(NETNS_DIR):  # `ip netns add` sets the directory up the first time
         return False
     target = path_of(name)
     fd = os.open(target, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)

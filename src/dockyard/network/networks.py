@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
-from dockyard.network import cni
+from dockyard.network import cni, firewall
 from dockyard.store.db import Database, register_schema
 
 DEFAULT_NETWORK = "bridge"
@@ -178,10 +178,18 @@ class NetworkStore:
             conn.execute("DELETE FROM networks WHERE name = ?", (net.name,))
         (self.conf_dir / f"{net.name}.conflist").unlink(missing_ok=True)
         delete_bridge(net.bridge)
+        firewall.remove(net.bridge, net.subnet, net.internal)
         return net
 
     # -- CNI -----------------------------------------------------------------------------
     def conflist(self, net: Network) -> dict[str, Any]:
+        """The network's CNI conflist: `bridge` (+ host-local IPAM) and `portmap`.
+
+        Outbound NAT and forwarding are the network's own iptables rules (network/firewall.py),
+        put in place here on first use, instead of the bridge plugin's ipMasq and the
+        `firewall` plugin, which add and remove rules for every container.
+        """
+        firewall.ensure(net.bridge, net.subnet, net.internal)
         ipam: dict[str, Any] = {
             "type": "host-local",
             "ranges": [[{"subnet": net.subnet, "gateway": net.gateway}]],
@@ -194,10 +202,8 @@ class NetworkStore:
             "name": f"dockyard-{net.name}-{net.id[:8]}",
             "plugins": [
                 {"type": "bridge", "bridge": net.bridge, "isGateway": True,
-                 "ipMasq": not net.internal, "hairpinMode": True, "ipam": ipam},
+                 "ipMasq": False, "hairpinMode": True, "ipam": ipam},
                 {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
-                {"type": "firewall", "backend": "iptables"},
-                {"type": "tuning"},
             ],
         }  # fmt: skip
 
@@ -211,6 +217,7 @@ class NetworkStore:
         """Delete the bridges of every network of this root (tests and `system reset`)."""
         for row in self.db.query("SELECT * FROM networks"):
             delete_bridge(row["bridge"])
+            firewall.remove(row["bridge"], row["subnet"], bool(row["internal"]))
 
 
 def delete_bridge(name: str) -> None:

@@ -135,3 +135,15 @@ def conmon_pid(paths: MonitorPaths) -> int | None:
         return int(paths.conmon_pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
+
+
+def conmon_alive(paths: MonitorPaths) -> bool:
+    """Whether the conmon that watches this container still runs (pid file + its cmdline)."""
+    pid = conmon_pid(paths)
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"conmon" in fh.read().split(b"\0", 1)[0]
+    except OSError:
+        return False

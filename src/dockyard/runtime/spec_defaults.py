@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import platform
+import os
 import resource
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ def capabilities(cap_add: list[str], cap_drop: list[str], privileged: bool = Fal
 
 
 def _host_arch_names() -> set[str]:
-    machine = platform.machine()
+    machine = os.uname().machine
     return {
         "x86_64": {"amd64", "x32", "x86"},
         "aarch64": {"arm64", "arm"},
@@ -137,7 +137,7 @@ def _kernel_at_least(version: str) -> bool:
             parts.append(int(digits or 0))
         return tuple(parts)
 
-    return parse(platform.release()) >= parse(version)
+    return parse(os.uname().release) >= parse(version)
 
 
 def _applies(rule: dict[str, Any], caps: set[str], arches: set[str]) -> bool:
@@ -156,17 +156,26 @@ def _applies(rule: dict[str, Any], caps: set[str], arches: set[str]) -> bool:
     return True
 
 
-def convert_seccomp(profile: dict[str, Any], caps: list[str]) -> dict[str, Any]:
-    """A containers-common/Docker seccomp profile -> the runtime-spec `linux.seccomp` object."""
+def convert_seccomp(
+    profile: dict[str, Any], caps: list[str], subarches: bool = True
+) -> dict[str, Any]:
+    """A containers-common/Docker seccomp profile -> the runtime-spec `linux.seccomp` object.
+
+    With `subarches` False the filter covers only the host's own syscall ABI (x86_64, not
+    also i386 and x32): the runtime then compiles one filter instead of three, about 15 ms
+    less per container start here, and a 32-bit program in the container is refused.
+    """
     capset = set(caps)
     arches = _host_arch_names()
     architectures: list[str] = []
     machine_arch = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}.get(
-        platform.machine()
+        os.uname().machine
     )
     for entry in profile.get("archMap") or []:
         if entry["architecture"] == machine_arch:
-            architectures = [entry["architecture"], *entry.get("subArchitectures", [])]
+            architectures = [entry["architecture"]]
+            if subarches:
+                architectures += entry.get("subArchitectures", [])
     syscalls = []
     for rule in profile.get("syscalls") or []:
         if not _applies(rule, capset, arches):
@@ -191,10 +200,12 @@ def convert_seccomp(profile: dict[str, Any], caps: list[str]) -> dict[str, Any]:
     return spec
 
 
-def default_seccomp(caps: list[str], path: Path = SECCOMP_PROFILE) -> dict[str, Any] | None:
+def default_seccomp(
+    caps: list[str], path: Path = SECCOMP_PROFILE, subarches: bool = True
+) -> dict[str, Any] | None:
     """The converted default profile, or None where containers-common is not installed."""
     try:
         profile = json.loads(path.read_text())
     except FileNotFoundError:
         return None
-    return convert_seccomp(profile, caps)
+    return convert_seccomp(profile, caps, subarches)

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.store.db import Database, register_schema
 from dockyard.store.locking import try_lock_fd
 
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
 CHUNK = 1 << 20
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 COMPRESSIONS = ("gzip", "zstd")
+INGEST_BUFFER = 1 << 20
+WRITEBACK_STEP = 8 << 20
+_SYNC_FILE_RANGE_WRITE = 2
 
 register_schema(
     "content",
@@ -53,29 +61,158 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class ContentWriter:
-    """Streams one blob into ingest/, hashing as it goes; `commit()` verifies and publishes it.
+_sync_file_range: Callable[[int, int, int, int], int] | None = None
 
-    The ingest file is flock'ed while open so garbage collection never removes it;
-    a process killed mid-write leaves only an unlocked file under ingest/, never a blob.
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """sync_file_range(SYNC_FILE_RANGE_WRITE): start writing these pages now, don't wait."""
+    global _sync_file_range
+    if _sync_file_range is None:
+        try:
+            import ctypes
+
+            func = ctypes.CDLL(None, use_errno=True).sync_file_range
+            func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            _sync_file_range = func
+        except (OSError, AttributeError):  # not Linux/glibc: the final fsync does it all
+            _sync_file_range = _no_writeback
+    _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+def _no_writeback(fd: int, offset: int, length: int, flags: int) -> int:
+    return 0
+
+
+class _WritebackFile(io.RawIOBase):
+    """Raw writes to `fd` that hand every WRITEBACK_STEP bytes to the disk at once.
+
+    Without this, a big blob's pages stay dirty until the final fsync (the kernel starts
+    background writeback only past a share of RAM), and that fsync then waits for all
+    of it; started early, the disk writes while the producer is still hashing.
     """
 
-    def __init__(self, store: ContentStore, expected: str | None, expected_size: int | None):
-        self._store = store
-        self._expected = check_digest(expected) if expected is not None else None
-        self._expected_size = expected_size
-        self._hash = hashlib.sha256()
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
         self.size = 0
-        fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-", suffix=".partial")
+        self._started = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        n = os.write(self._fd, data)
+        self.size += n
+        if self.size - self._started >= WRITEBACK_STEP:
+            _start_writeback(self._fd, self._started, self.size - self._started)
+            self._started = self.size
+        return n
+
+
+class IngestFile:
+    """A blob being written: a flock'ed file under ingest/ that `adopt()` puts in place.
+
+    The one implementation of "put a blob in place": write, fsync, then rename to
+    blobs/sha256/<hex> (and fsync the directory) once the digest is known. The lock keeps
+    garbage collection's ingest cleanup off it; a killed process leaves only an unlocked
+    file there, never a blob. The caller computes the digest (ContentWriter hashes as it
+    writes; a layer writer hashes its tar on its own thread), so the data is hashed once.
+    """
+
+    def __init__(self, store: ContentStore, prefix: str = "blob-") -> None:
+        self._store = store
+        fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix=prefix, suffix=".partial")
         try_lock_fd(fd)
-        self._path = Path(name)
-        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        self.path = Path(name)
+        self._raw: _WritebackFile | None = _WritebackFile(fd)
+        self._file: io.BufferedWriter | None = io.BufferedWriter(self._raw, INGEST_BUFFER)
+        self.size = 0
         self.digest: str | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._file is None:
-            raise ValueError("write to a closed ContentWriter")
-        self._file.write(data)
+            raise ValueError("write to a closed ingest file")
+        n = self._file.write(data)
+        self.size += n
+        return n
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def adopt(self, digest: str, size: int | None = None) -> str:
+        """Publish what was written as blob `digest` (the caller's hash of exactly these bytes).
+
+        `size`, if given, is checked against what was written. If the blob is already
+        present the file is dropped. Returns the digest.
+        """
+        if self.digest is not None:
+            return self.digest
+        if self._file is None or self._raw is None:
+            raise ValueError("adopt of a discarded ingest file")
+        check_digest(digest)
+        self._file.flush()
+        if size is not None and self.size != size:
+            self.discard()
+            raise InvalidArgument(
+                f"blob {digest} has {self.size} bytes, expected {size}",
+                hint="the source is corrupt or truncated; nothing was stored",
+            )
+        fd = self._raw.fileno()
+        os.fsync(fd)
+        target = self._store.path(digest)
+        if target.exists():
+            self.discard()
+        else:
+            os.fchmod(fd, 0o644)
+            os.rename(self.path, target)
+            _fsync_dir(target.parent)
+            self._close()
+        self.digest = digest
+        return digest
+
+    def _close(self) -> None:
+        raw, self._raw, self._file = self._raw, None, None
+        if raw is not None:
+            os.close(raw.fileno())
+
+    def discard(self) -> None:
+        """Drop the partial blob (idempotent)."""
+        if self._raw is not None:
+            self._close()
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> IngestFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.digest is None:
+            self.discard()
+
+
+class ContentWriter:
+    """Streams one blob into ingest/, hashing as it goes; `commit()` verifies and publishes it."""
+
+    def __init__(self, store: ContentStore, expected: str | None, expected_size: int | None):
+        self._expected = check_digest(expected) if expected is not None else None
+        self._expected_size = expected_size
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._ingest = IngestFile(store)
+        self.digest: str | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._ingest.write(data)
         self._hash.update(data)
         self.size += len(data)
         return len(data)
@@ -84,8 +221,7 @@ class ContentWriter:
         return True
 
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        self._ingest.flush()
 
     def current_digest(self) -> str:
         """The digest of what has been written so far (hashed as it was written)."""
@@ -97,13 +233,9 @@ class ContentWriter:
             self.write(chunk)
 
     def commit(self) -> str:
-        """fsync, verify the digest (and size), rename into blobs/; return the digest."""
+        """Verify the digest (and size), fsync and rename into blobs/; return the digest."""
         if self.digest is not None:
             return self.digest
-        if self._file is None:
-            raise ValueError("commit of a discarded ContentWriter")
-        self._file.flush()
-        os.fsync(self._file.fileno())
         digest = self.current_digest()
         if self._expected is not None and digest != self._expected:
             self.discard()
@@ -117,24 +249,12 @@ class ContentWriter:
                 f"blob {digest} has {self.size} bytes, expected {self._expected_size}",
                 hint="the source is corrupt or truncated; nothing was stored",
             )
-        target = self._store.path(digest)
-        if target.exists():
-            self.discard()
-        else:
-            os.chmod(self._path, 0o644)
-            os.rename(self._path, target)
-            _fsync_dir(target.parent)
-            self._file.close()
-            self._file = None
-        self.digest = digest
-        return digest
+        self.digest = self._ingest.adopt(digest, self.size)
+        return self.digest
 
     def discard(self) -> None:
         """Drop the partial blob (idempotent)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._path.unlink(missing_ok=True)
+        self._ingest.discard()
 
     def __enter__(self) -> ContentWriter:
         return self
@@ -192,6 +312,10 @@ class ContentStore:
         ]
 
     # -- writing -------------------------------------------------------------------------
+    def ingest(self, prefix: str = "blob-") -> IngestFile:
+        """A new locked file under ingest/ for a producer that hashes what it writes itself."""
+        return IngestFile(self, prefix)
+
     def writer(self, expected: str | None = None, expected_size: int | None = None) -> ContentWriter:
         return ContentWriter(self, expected, expected_size)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
-from dockyard.image.layer import DiffResult, write_diff
+from dockyard.image.layer import DiffResult, Sink, write_diff
 from dockyard.store import mounts, unpack
 from dockyard.store.db import register_schema
 from dockyard.store.locking import file_lock, try_lock_fd
@@ -322,64 +322,44 @@ class Snapshots:
 
         The upper directory itself becomes the committed snapshot of the new chain ID
         (no second unpack); if that chain is already unpacked the active one is dropped.
+        Takes `store.lease()` while it works, so a concurrent GC never removes the new blob
+        or snapshot mid-commit; the caller must hold its own lease until an image names the
+        layer (build does: engine/build.py holds one around the whole build).
         """
-        row = self.need(key, "active")
-        if self.driver == "overlay":
-            self._check_unmounted(row)
-        parent = row["parent"]
-        upper = self._fs(row)
-        if self.driver == "overlay":
-            result = self._write_blob(lambda out: write_diff(upper, out))
-        else:
-            from dockyard.image.treediff import write_tree_diff
-
-            lower = self.path(parent) if parent is not None else None
-            since = (self.dir / str(row["id"]) / "prepared").stat().st_ctime_ns
-            result = self._write_blob(lambda out: write_tree_diff(lower, upper, out, since))
-        digest = result.digest
-        chain = chain_id(parent, digest)
-        with file_lock(self.lock_path(chain)):
-            if self.has(chain):
-                self.remove(key)
+        with self.store.lease():
+            row = self.need(key, "active")
+            if self.driver == "overlay":
+                self._check_unmounted(row)
+            parent = row["parent"]
+            upper = self._fs(row)
+            if self.driver == "overlay":
+                result = self._write_blob(lambda out: write_diff(upper, out))
             else:
-                with self.db.transaction() as conn:
-                    conn.execute(
-                        "UPDATE snapshots SET key = ?, kind = 'committed', diff_id = ?, size = ?,"
-                        " created = ? WHERE id = ?",
-                        (chain, digest, result.size, time.time(), row["id"]),
-                    )
-                rmtree(self.dir / str(row["id"]) / "work")
+                from dockyard.image.treediff import write_tree_diff
+
+                lower = self.path(parent) if parent is not None else None
+                since = (self.dir / str(row["id"]) / "prepared").stat().st_ctime_ns
+                result = self._write_blob(lambda out: write_tree_diff(lower, upper, out, since))
+            digest = result.digest
+            chain = chain_id(parent, digest)
+            with file_lock(self.lock_path(chain)):
+                if self.has(chain):
+                    self.remove(key)
+                else:
+                    with self.db.transaction() as conn:
+                        conn.execute(
+                            "UPDATE snapshots SET key = ?, kind = 'committed', diff_id = ?,"
+                            " size = ?, created = ? WHERE id = ?",
+                            (chain, digest, result.size, time.time(), row["id"]),
+                        )
+                    rmtree(self.dir / str(row["id"]) / "work")
         return LayerBlob(digest, result.size)
 
-    def _write_blob(self, produce: Callable[[BinaryIO], DiffResult]) -> DiffResult:
-        """Write a layer tar straight into the content store, hashed once as it is written.
-
-        Same protocol as ContentStore.writer (a locked file under ingest/, fsync, rename
-        to blobs/sha256/<hex>), minus the writer's second sha256 pass over the data,
-        which would cost a third of a commit's time; `produce` returns the digest.
-        """
-        fd, name = tempfile.mkstemp(dir=self.content.ingest_dir, prefix="layer-", suffix=".partial")
-        try_lock_fd(fd)
-        try:
-            with open(fd, "wb", buffering=1 << 20, closefd=False) as out:
-                result = produce(out)
-            os.fsync(fd)
-            target = self.content.path(result.digest)
-            if target.exists():
-                os.unlink(name)
-            else:
-                os.chmod(name, 0o644)
-                os.rename(name, target)
-                dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
-        finally:
-            os.close(fd)
+    def _write_blob(self, produce: Callable[[Sink], DiffResult]) -> DiffResult:
+        """Write a layer tar straight into the content store, hashed once (by `produce`)."""
+        with self.content.ingest(prefix="layer-") as ingest:
+            result = produce(ingest)
+            ingest.adopt(result.digest, result.size)
         return result
 
     def remove(self, key: str) -> None:

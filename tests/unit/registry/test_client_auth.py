@@ -15,7 +15,7 @@ import zstandard
 from dockyard.errors import InvalidArgument
 from dockyard.transports.registry import auth
 from dockyard.transports.registry.client import is_insecure, load_options
-from dockyard.transports.registry.pull import Decompressor
+from dockyard.transports.registry.layerfetch import Decompressor
 
 
 @pytest.fixture

@@ -89,3 +89,18 @@ def test_seccomp_conversion_respects_caps() -> None:
     assert names == [["read"]] and spec["defaultErrnoRet"] == 38
     spec = spec_defaults.convert_seccomp(profile, ["CAP_SYS_PTRACE"])
     assert [s["names"] for s in spec["syscalls"]] == [["read"], ["ptrace"], ["chroot"]]
+
+
+def test_seccomp_covers_32_bit_abis_only_when_asked() -> None:
+    profile = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64",
+                     "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+                    {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}],
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}],
+    }  # fmt: skip
+    import os
+
+    native = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}[os.uname().machine]
+    assert spec_defaults.convert_seccomp(profile, [], subarches=False)["architectures"] == [native]
+    assert len(spec_defaults.convert_seccomp(profile, [])["architectures"]) > 1

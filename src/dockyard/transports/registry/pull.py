@@ -8,16 +8,11 @@ request when a connection drops.
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
 
 from dockyard import reference
-from dockyard.errors import InvalidArgument, NotFound, Unavailable
+from dockyard.errors import InvalidArgument, NotFound
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
@@ -28,13 +23,13 @@ from dockyard.oci.platform import Platform
 from dockyard.store import Store
 from dockyard.transports.registry import blobinfo
 from dockyard.transports.registry.client import RegistryClient, registry_error
+from dockyard.transports.registry.layerfetch import download_layer
 from dockyard.transports.registry.progress import Progress
 
 ACCEPT = ", ".join([mt.OCI_INDEX, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST_LIST, mt.DOCKER_MANIFEST])
 MAX_MANIFEST = 4 << 20
 MAX_CONFIG = 32 << 20
 PARALLEL = 3
-OUT_CHUNK = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -43,53 +38,6 @@ class Pulled:
     remote_digest: str  # the digest of what the reference named (index or manifest)
     name: str | None  # the tag name stored, if any
     new: bool
-
-
-class Decompressor:
-    """Push-style decompression of gzip (ISA-L), zstd or nothing, decided by the first bytes."""
-
-    def __init__(self, kind: str | None) -> None:
-        self.kind = kind
-        self._d: Any = None
-
-    def _new(self) -> Any:
-        if self.kind == "gzip":
-            from isal import isal_zlib
-
-            return isal_zlib.decompressobj(wbits=31)
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompressobj()
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        if self.kind is None:
-            self.kind = "gzip" if data[:2] == b"\x1f\x8b" else (
-                "zstd" if data[:4] == b"\x28\xb5\x2f\xfd" else "")
-        if not self.kind:
-            yield data
-            return
-        while data:
-            if self._d is None:
-                self._d = self._new()
-            if self.kind == "gzip":
-                out = self._d.decompress(data, OUT_CHUNK)
-                yield out
-                while self._d.unconsumed_tail:
-                    yield self._d.decompress(self._d.unconsumed_tail, OUT_CHUNK)
-            else:
-                yield self._d.decompress(data)
-            if self._d.eof:  # a member/frame ended: the rest starts another one
-                data = self._d.unused_data
-                self._d = None
-            else:
-                data = b""
-
-    def finish(self) -> bytes:
-        if self.kind == "gzip" and self._d is not None:
-            if not self._d.eof:
-                raise InvalidArgument("layer ends in the middle of a gzip stream")
-            return bytes(self._d.flush())
-        return b""
 
 
 def _fetch_manifest(client: RegistryClient, path: str, ref: str, scope: str,
@@ -124,78 +72,6 @@ def _fetch_small_blob(client: RegistryClient, path: str, desc: Descriptor, scope
         raise InvalidArgument(f"{exc.message} (from {path})",
                               hint="the registry served corrupt content; nothing was stored") from exc
     return data
-
-
-def _download_layer(store: Store, client: RegistryClient, path: str, scope: str,
-                    desc: Descriptor, diff_id: str, key: str, progress: Progress) -> None:
-    """Stream one layer into the store uncompressed; both digests verified, resumes on drops."""
-    kind = mt.layer_compression(desc.media_type)
-    decomp = Decompressor(kind if kind is not None else None)
-    hasher = hashlib.sha256()
-    received = 0
-    failures = 0
-    broken: Exception | None = None
-    with store.content.writer(expected=diff_id) as out:
-        while True:
-            headers = {"Range": f"bytes={received}-"} if received else {}
-            try:
-                resp = client.request("GET", f"/v2/{path}/blobs/{desc.digest}", scope=scope,
-                                      headers=headers, stream=True)
-                try:
-                    if resp.status_code not in (200, 206) or (received and resp.status_code != 206):
-                        resp.read()
-                        raise registry_error(resp, f"layer {desc.digest} of {path}")
-                    for chunk in resp.iter_bytes(1 << 20):
-                        hasher.update(chunk)
-                        received += len(chunk)
-                        if received > desc.size:
-                            break
-                        if broken is None:
-                            try:
-                                for piece in decomp.feed(chunk):
-                                    out.write(piece)
-                            except Exception as exc:  # isal/zstd/zlib errors: corrupt data
-                                broken = exc  # keep hashing: the digest check explains it
-                        progress.advance(key, "Downloading", received, desc.size)
-                finally:
-                    resp.close()
-                break
-            except httpx.TransportError as exc:
-                failures += 1
-                if failures > client.options.retries:
-                    raise Unavailable(
-                        f"downloading layer {desc.digest} of {path} failed after"
-                        f" {failures} tries: {exc}", hint="check the network and pull again",
-                    ) from exc
-                progress.status(key, f"Retrying in {failures} second(s)")
-                time.sleep(min(failures * client.options.backoff * 2, 5))
-        got = "sha256:" + hasher.hexdigest()
-        if received != desc.size or got != desc.digest:
-            raise InvalidArgument(
-                f"layer {desc.digest} of {path}: downloaded content does not match its digest"
-                f" (got {got}, {received} of {desc.size} bytes)",
-                hint="the registry served corrupt content; nothing was stored",
-            )
-        progress.status(key, "Verifying Checksum")
-        try:
-            if broken is not None:
-                raise broken
-            out.write(decomp.finish())
-        except Exception as exc:
-            raise InvalidArgument(
-                f"layer {desc.digest} of {path} cannot be decompressed"
-                f" ({decomp.kind or 'tar'}): {exc}",
-                hint="the image is corrupt; nothing was stored",
-            ) from exc
-        try:
-            out.commit()
-        except InvalidArgument as exc:
-            raise InvalidArgument(
-                f"layer {desc.digest} of {path}: uncompressed content does not match the"
-                f" config's diff ID {diff_id}",
-                hint="the image is corrupt; nothing was stored",
-            ) from exc
-    progress.status(key, "Download complete")
 
 
 def _pick_manifest(client: RegistryClient, path: str, ref: str, scope: str,
@@ -252,7 +128,7 @@ def _fetch_layers(store: Store, client: RegistryClient, path: str, scope: str,
     if todo:
         with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
             futures = [
-                pool.submit(_download_layer, store, client, path, scope, desc, diff_id, key,
+                pool.submit(download_layer, store, client, path, scope, desc, diff_id, key,
                             progress)
                 for desc, diff_id, key in todo
             ]

@@ -1,13 +1,13 @@
 """Push an image from the store to a registry: HEAD first, mount across repositories, manifest last.
 
-Layers are compressed once (the content store remembers the gzip variant), or not at all
-when the registry already holds a compressed form the store knows about from a pull.
+Layers are compressed once, while they upload the first time (the content store keeps the
+gzip variant), or not at all when the store already holds a compressed form (made by an
+earlier push, or the registry's own blob kept by a pull) or the registry has it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
@@ -20,7 +20,7 @@ from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.manifest import Manifest
 from dockyard.store import Store
-from dockyard.transports.registry import blobinfo
+from dockyard.transports.registry import blobinfo, upload
 from dockyard.transports.registry.client import RegistryClient, registry_error
 from dockyard.transports.registry.progress import Progress
 
@@ -63,87 +63,43 @@ def _mount(client: RegistryClient, path: str, digest: str, source: str) -> bool:
     raise registry_error(resp, f"mounting blob {digest} into {path}")
 
 
-def _file_body(store: Store, digest: str, start: int = 0, length: int | None = None,
-               on_progress: object = None) -> Iterator[bytes]:
-    sent = 0
-    with store.content.open(digest) as f:
-        f.seek(start)
-        left = length if length is not None else -1
-        while left != 0:
-            chunk = f.read(READ_CHUNK if left < 0 else min(READ_CHUNK, left))
-            if not chunk:
-                break
-            if left > 0:
-                left -= len(chunk)
-            sent += len(chunk)
-            if callable(on_progress):
-                on_progress(sent)
-            yield chunk
+class _Checked:
+    """Blob digests already found missing in the target during this push (no second HEAD)."""
+
+    def __init__(self) -> None:
+        self.missing: set[str] = set()
+
+    def exists(self, client: RegistryClient, path: str, digest: str, scope: str) -> bool:
+        if digest in self.missing:
+            return False
+        found = _exists(client, path, digest, scope)
+        if not found:
+            self.missing.add(digest)
+        return found
 
 
-def _chunk_body(store: Store, digest: str, start: int, length: int,
-                report: Callable[[int, int], None]) -> Callable[[], Iterator[bytes]]:
-    def body() -> Iterator[bytes]:
-        return _file_body(store, digest, start, length, lambda done: report(done, start))
-
-    return body
-
-
-def upload_blob(client: RegistryClient, store: Store, path: str, digest: str, size: int,
-                progress: Progress | None = None, key: str = "",
-                chunk_size: int | None = None) -> None:
-    """Upload a stored blob: POST, then one PUT with the body (or PATCH chunks + PUT)."""
-    scope = f"repository:{path}:pull,push"
-    resp = client.request("POST", f"/v2/{path}/blobs/uploads/", scope=scope,
-                          headers={"Content-Length": "0"})
-    resp.close()
-    if resp.status_code not in (201, 202):
-        raise registry_error(resp, f"starting an upload to {path}")
-    location = urljoin(client.base_url() + f"/v2/{path}/blobs/uploads/",
-                       resp.headers.get("location", ""))
-
-    def report(done: int, base: int = 0) -> None:
-        if progress is not None:
-            progress.advance(key, "Pushing", base + done, size)
-
-    offset = 0
-    if chunk_size and size > chunk_size:
-        while offset < size:
-            n = min(chunk_size, size - offset)
-            start = offset
-            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
-                       "Content-Range": f"{start}-{start + n - 1}"}
-            resp = client.request("PATCH", location, scope=scope, headers=headers,
-                                  body=_chunk_body(store, digest, start, n, report))
-            resp.close()
-            if resp.status_code != 202:
-                raise registry_error(resp, f"uploading a chunk of {digest} to {path}")
-            location = urljoin(location, resp.headers.get("location", location))
-            offset += n
-    sep = "&" if "?" in location else "?"
-    put_url = f"{location}{sep}digest={digest}"
-    if offset >= size and chunk_size and size > chunk_size:
-        resp = client.request("PUT", put_url, scope=scope, headers={"Content-Length": "0"})
-    else:
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-        resp = client.request("PUT", put_url, scope=scope, headers=headers,
-                              body=lambda: _file_body(store, digest, on_progress=report))
-    resp.close()
-    if resp.status_code != 201:
-        raise registry_error(resp, f"uploading blob {digest} to {path}")
+def _stored_variant(store: Store, diff_id: str, docker: bool) -> tuple[str, str, int] | None:
+    """(compression, digest, size) of a compressed form the store holds (gzip first)."""
+    for compression in ("gzip",) if docker else ("gzip", "zstd"):
+        known = store.content.variant(diff_id, compression)
+        if known is not None:
+            return compression, known[0], known[1]
+    return None
 
 
 def _push_layer(client: RegistryClient, store: Store, path: str, diff_id: str, docker: bool,
-                progress: Progress, chunk_size: int | None) -> Descriptor:
+                progress: Progress, chunk_size: int | None, checked: _Checked) -> Descriptor:
     """Make the layer present in the target repository; its descriptor for the manifest."""
     key = Digest(diff_id).hex[:12]
     scope = f"repository:{path}:pull,push"
     known = blobinfo.sources(store.db, diff_id, client.host)
     for src in reversed(known):  # compressed forms the registry may already hold
         compression = mt.layer_compression(src.media_type) or ""
+        if docker and compression == "zstd":
+            continue
         desc = Descriptor(mt.layer_media_type(compression, docker), Digest(src.digest), src.size)
         if src.repository == path:
-            if _exists(client, path, src.digest, scope):
+            if checked.exists(client, path, src.digest, scope):
                 progress.status(key, "Layer already exists")
                 return desc
             blobinfo.forget(store.db, src.digest, src.registry, src.repository)
@@ -151,13 +107,32 @@ def _push_layer(client: RegistryClient, store: Store, path: str, diff_id: str, d
             progress.status(key, f"Mounted from {src.repository}")
             _remember(store, diff_id, desc, client.host, path)
             return desc
-    progress.status(key, "Preparing")
-    digest, size = store.content.compressed(diff_id, "gzip")
-    desc = Descriptor(mt.layer_media_type("gzip", docker), Digest(digest), size)
-    if _exists(client, path, digest, scope):
+    total = store.content.size(diff_id)
+
+    def report(done: int) -> None:
+        progress.advance(key, "Pushing", done, total)
+
+    stored = _stored_variant(store, diff_id, docker)
+    if stored is None and not chunk_size:
+        try:
+            digest, size = upload.upload_compressing(client, store, path, diff_id, report)
+            stored = ("gzip", digest, size)
+            desc = Descriptor(mt.layer_media_type("gzip", docker), Digest(digest), size)
+            progress.status(key, "Pushed")
+            _remember(store, diff_id, desc, client.host, path)
+            return desc
+        except upload.StreamFailed:
+            progress.status(key, "Retrying")
+    if stored is None:
+        digest, size = store.content.compressed(diff_id, "gzip")
+        stored = ("gzip", digest, size)
+    compression, digest, size = stored
+    desc = Descriptor(mt.layer_media_type(compression, docker), Digest(digest), size)
+    if checked.exists(client, path, digest, scope):
         progress.status(key, "Layer already exists")
     else:
-        upload_blob(client, store, path, digest, size, progress, key, chunk_size)
+        upload.upload_blob(client, store, path, digest, size,
+                           lambda done: progress.advance(key, "Pushing", done, size), chunk_size)
         progress.status(key, "Pushed")
     _remember(store, diff_id, desc, client.host, path)
     return desc
@@ -183,17 +158,19 @@ def push_image(store: Store, client: RegistryClient, image: StoredImage,
         raise InvalidArgument(f"image {image.id} is inconsistent: layers and diff IDs differ")
     for diff_id in diff_ids:
         progress.status(Digest(diff_id).hex[:12], "Preparing")
-    with store.lease():
-        if diff_ids:
-            with ThreadPoolExecutor(max_workers=min(PARALLEL, len(diff_ids))) as pool:
-                futures = [pool.submit(_push_layer, client, store, path, d, docker, progress,
-                                       chunk_size) for d in diff_ids]
-                layers = [f.result() for f in futures]
-        else:
-            layers = []
-        config = image.manifest.config
-        if not _exists(client, path, str(config.digest), scope):
-            upload_blob(client, store, path, str(config.digest), config.size)
+    config = image.manifest.config
+    checked = _Checked()
+
+    def push_config() -> None:
+        if not checked.exists(client, path, str(config.digest), scope):
+            upload.upload_blob(client, store, path, str(config.digest), config.size)
+
+    with store.lease(), ThreadPoolExecutor(max_workers=PARALLEL + 1) as pool:
+        config_done = pool.submit(push_config)
+        futures = [pool.submit(_push_layer, client, store, path, d, docker, progress,
+                               chunk_size, checked) for d in diff_ids]
+        layers = [f.result() for f in futures]
+        config_done.result()
     manifest = Manifest(
         config=config.replace(media_type=mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG),
         layers=tuple(layers),

@@ -1,0 +1,221 @@
+"""The real `docker` CLI (and docker-py) against `dockyard system service` on a unix socket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.busybox import make_rootfs_tar
+
+pytestmark = pytest.mark.integration
+DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
+DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Docker:
+    """Runs the docker client against one dockyard service."""
+
+    def __init__(self, sock: Path, cwd: Path) -> None:
+        self.host = f"unix://{sock}"
+        self.cwd = cwd
+        home = cwd / "home"
+        home.mkdir(exist_ok=True)
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+                    "DOCKER_HOST": self.host, "DOCKER_BUILDKIT": "0",
+                    "DOCKER_CONFIG": str(home / ".docker")}  # fmt: skip
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout,
+                              env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL)  # fmt: skip
+        if check and proc.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} -> {proc.returncode}\n{proc.stderr}")
+        return proc
+
+
+@pytest.fixture(scope="module")
+def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("busybox")
+    return make_rootfs_tar(work / "busybox.tar", work)
+
+
+@pytest.fixture
+def docker(tmp_path: Path, busybox_tar: Path) -> Iterator[Docker]:
+    """A service over a fresh store root, busybox imported through `docker import`."""
+    if not os.access(DOCKER, os.X_OK):
+        pytest.skip("the docker client is not installed")
+    root, sock = tmp_path / "root", tmp_path / "docker.sock"
+    log = open(tmp_path / "service.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen([*DOCKYARD, "--root", str(root), "system", "service", "-H", f"unix://{sock}"],
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    d = Docker(sock, tmp_path)
+    try:
+        deadline = time.monotonic() + 15
+        while not sock.exists():
+            assert server.poll() is None, (tmp_path / "service.log").read_text()
+            assert time.monotonic() < deadline, "the service did not create its socket"
+            time.sleep(0.05)
+        d("import", str(busybox_tar), "busybox:latest")
+        yield d
+        d("rm", "-f", *d("ps", "-aq").stdout.split(), check=False)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+    assert not sock.exists(), "the service left its socket behind"
+    _assert_nothing_left(root)
+
+
+def _assert_nothing_left(root: Path) -> None:
+    deadline = time.monotonic() + 5  # conmon's exit command may still be finishing
+    while True:
+        ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+        problems = [line for line in ps.splitlines() if str(root) in line and "ps -eo" not in line]
+        problems += [m for m in Path("/proc/self/mountinfo").read_text().splitlines() if str(root) in m]
+        if not problems or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    if (root / "metadata.db").exists():
+        from dockyard.network.networks import NetworkStore
+        from dockyard.store.db import Database
+
+        db = Database(root / "metadata.db")
+        NetworkStore(db, root).release_devices()
+        db.close()
+    assert not problems, "\n".join(problems)
+
+
+def _http_get(url: str, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["curl", "-s", "-f", "-m", "1", url], capture_output=True, text=True)
+        if out.returncode == 0:
+            return out.stdout
+        time.sleep(0.05)
+    raise AssertionError(f"no answer from {url}")
+
+
+def test_version_and_info_name_the_service(docker: Docker) -> None:
+    out = docker("version", "--format", "{{.Server.Version}} {{.Server.APIVersion}}").stdout.split()
+    assert out[1] == "1.45"
+    info = docker("info", "--format", "{{.Images}} {{.Containers}} {{.OSType}}").stdout.split()
+    assert info == ["1", "0", "linux"]
+
+
+def test_images_tag_inspect_history_rmi(docker: Docker) -> None:
+    docker("tag", "busybox", "example.com/team/box:v1")
+    listed = docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert sorted(listed) == ["busybox:latest", "example.com/team/box:v1"]
+    image_id = docker("inspect", "--format", "{{.Id}}", "example.com/team/box:v1").stdout.strip()
+    assert image_id == docker("images", "-q", "--no-trunc", "busybox").stdout.strip()
+    assert "Imported from -" in docker("history", "busybox").stdout
+    assert docker("rmi", "example.com/team/box:v1").stdout.strip() == "Untagged: example.com/team/box:v1"
+    missing = docker("rmi", "nope:1", check=False)
+    assert missing.returncode == 1 and "No such image: nope:1" in missing.stderr
+
+
+def test_run_detached_with_a_published_port_ps_logs_stop_rm(docker: Docker) -> None:
+    port = _free_port()
+    cid = docker("run", "-d", "--name", "web", "-p", f"{port}:8000", "busybox", "sh", "-c",
+                 "echo ready; echo oops >&2; echo page > /tmp/index.html; exec httpd -f -p 8000 -h /tmp"
+                 ).stdout.strip()  # fmt: skip
+    assert len(cid) == 64
+    assert _http_get(f"http://127.0.0.1:{port}/index.html") == "page\n"
+    ps = docker("ps", "--format", "{{.Names}} {{.Status}} {{.Ports}}").stdout
+    assert ps.startswith("web Up") and f"0.0.0.0:{port}->8000/tcp" in ps
+    logs = docker("logs", "web")
+    assert (logs.stdout, logs.stderr) == ("ready\n", "oops\n")
+    assert docker("stop", "-t", "1", "web").stdout.strip() == "web"
+    assert docker("ps", "-q").stdout == ""
+    assert docker("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.strip() == "web exited"
+    # httpd as PID 1 has no SIGTERM handler: killed after -t 1, as with Docker
+    assert docker("inspect", "--format", "{{.State.ExitCode}}", "web").stdout.strip() == "137"
+    docker("rm", "web")
+    assert docker("ps", "-aq").stdout == ""
+
+
+def test_attached_run_streams_output_and_returns_the_exit_code(docker: Docker) -> None:
+    out = docker("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    assert (out.returncode, out.stdout, out.stderr) == (3, "out\n", "err\n")
+    assert docker("ps", "-aq").stdout == ""
+    kept = docker("run", "--name", "kept", "busybox", "echo", "hi")
+    assert kept.stdout == "hi\n"
+    assert docker("wait", "kept").stdout.strip() == "0"
+    assert docker("rm", "kept").stdout.strip() == "kept"
+
+
+def test_kill_and_wait_report_the_signal_exit(docker: Docker) -> None:
+    docker("run", "-d", "--name", "sleeper", "busybox", "sleep", "60")
+    docker("kill", "sleeper")
+    assert docker("wait", "sleeper").stdout.strip() == "137"
+    running = docker("rm", "sleeper")
+    assert running.returncode == 0
+
+
+def test_save_load_round_trip(docker: Docker, tmp_path: Path) -> None:
+    archive = tmp_path / "saved.tar"
+    docker("tag", "busybox", "box:saved")
+    want = docker("inspect", "--format", "{{.Id}}", "box:saved").stdout.strip()
+    docker("save", "-o", str(archive), "box:saved")
+    with tarfile.open(archive) as tar:
+        assert "manifest.json" in tar.getnames()
+    docker("rmi", "box:saved", "busybox")
+    assert docker("images", "-q").stdout == ""
+    assert docker("load", "-i", str(archive)).stdout.strip() == "Loaded image: box:saved"
+    assert docker("inspect", "--format", "{{.Id}}", "box:saved").stdout.strip() == want
+    assert docker("run", "--rm", "box:saved", "echo", "alive").stdout == "alive\n"
+
+
+def test_build_with_the_classic_builder(docker: Docker, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "hello.txt").write_text("from the context\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nARG WHO=nobody\nCOPY hello.txt /hello.txt\n"
+        'RUN echo "built by $WHO" > /who.txt\nCMD ["cat", "/who.txt", "/hello.txt"]\n'
+    )
+    out = docker("build", "-t", "built:1", "--build-arg", "WHO=api", str(ctx))
+    assert "Successfully tagged built:1" in out.stdout
+    assert docker("run", "--rm", "built:1").stdout == "built by api\nfrom the context\n"
+    quiet = docker("build", "-q", "--build-arg", "WHO=quiet", str(ctx)).stdout.strip()
+    assert quiet.startswith("sha256:") and len(quiet) == 71
+    assert docker("run", "--rm", quiet).stdout == "built by quiet\nfrom the context\n"
+    bad = docker("build", "-t", "bad", "-f", "Nope", str(ctx), check=False)
+    assert bad.returncode != 0
+
+
+def test_docker_py(docker: Docker) -> None:
+    dockerpy = pytest.importorskip("docker")
+    client = dockerpy.DockerClient(base_url=docker.host)
+    try:
+        assert client.ping() is True
+        assert client.containers.run("busybox", ["echo", "from docker-py"], remove=True) == b"from docker-py\n"
+        c = client.containers.run("busybox", ["sh", "-c", "echo bg; sleep 60"], detach=True, name="py")
+        c.reload()
+        assert c.status == "running"
+        c.kill()
+        assert c.wait()["StatusCode"] == 137
+        assert c.logs() == b"bg\n"
+        c.remove()
+        with pytest.raises(dockerpy.errors.ImageNotFound):
+            client.images.get("nope")
+    finally:
+        client.close()
