@@ -122,7 +122,8 @@ class ImageIndex:
                 (config_digest, manifest_digest, parent, now),
             )
             conn.execute(
-                "INSERT OR REPLACE INTO image_manifests(digest, image_id) VALUES (?, ?)",
+                "INSERT INTO image_manifests(digest, image_id) VALUES (?, ?)"
+                " ON CONFLICT(digest) DO UPDATE SET image_id = excluded.image_id",
                 (manifest_digest, config_digest),
             )
             for name in normalized:

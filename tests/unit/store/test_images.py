@@ -145,3 +145,17 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     assert len([n for n in names if n.startswith("docker.io/library/w")]) == 2 * (40 - 14)
     assert s.db.query("PRAGMA integrity_check")[0][0] == "ok"
     s.close()
+
+
+def test_adding_a_stored_image_again_keeps_its_other_names(store: Store) -> None:
+    # `build -t keep1` then the same build with `-t keep2`: both names stay (docker keeps both).
+    manifest, config = fake_image(store, 7)
+    store.images.add(manifest, config, ["keep1"])
+    store.images.add(manifest, config, ["keep2"])
+    store.images.add(manifest, config, [])
+    assert store.images.resolve("keep1").id == config
+    assert store.images.resolve("keep2").id == config
+    assert sorted(store.images.get(config).names) == [
+        "docker.io/library/keep1:latest",
+        "docker.io/library/keep2:latest",
+    ]
