@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -377,8 +378,10 @@ def _cleanup(root: str, key: str, ref: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
-        {"_setup": _setup, "_prepare": _prepare, "_commit": _commit,
-         "_cleanup": _cleanup}[sys.argv[1]](*sys.argv[2:])
+    steps: dict[str, Callable[..., None]] = {
+        "_setup": _setup, "_prepare": _prepare, "_commit": _commit, "_cleanup": _cleanup,
+    }
+    if len(sys.argv) > 1 and sys.argv[1] in steps:
+        steps[sys.argv[1]](*sys.argv[2:])
     else:
         main()

@@ -155,20 +155,26 @@ def has_image(ref: str, root: Path = STORE) -> bool:
 
 def setup_flask() -> str:
     ref = "localhost/bench/flask:1"
-    if has_image(ref):
-        return ref
+    marker = BASE / "src" / "flask.source"
     for src in ("my-flask-app:1.0", "python:3.11-slim"):
         if has_image(src, DEFAULT_STORE):
             break
     else:
+        if has_image(ref):
+            return ref
         raise SystemExit("neither my-flask-app:1.0 nor python:3.11-slim in /var/lib/dockyard:"
                          " run `make demo` first")
+    if has_image(ref) and marker.exists() and marker.read_text() == src:
+        return ref
+    for stale in (BASE / "src" / "flask.tar", BASE / "src" / "flask-oci"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(True)
     print(f"setup: copying {src} from {DEFAULT_STORE} into the bench store", flush=True)
     tar = BASE / "src" / "flask-src.tar"
     sh(dy("save", "-o", str(tar), src, root=DEFAULT_STORE))
     sh(dy("load", "-q", "-i", str(tar)))
     sh(dy("tag", src, ref))
     tar.unlink()
+    marker.write_text(src)
     return ref
 
 

@@ -279,6 +279,32 @@ def test_gc_keeps_snapshots_in_use_and_removes_the_rest(store: Store) -> None:
     assert store.snapshots.active("container-1").upper.is_dir()
 
 
+def test_commit_waits_for_a_running_gc(store: Store, tmp_path: Path, mountpoints: list[Path]) -> None:
+    """commit() holds a lease: a collection in progress never sees a half-made layer."""
+    import threading
+
+    parent = store.snapshots.ensure_unpacked(_image(store, [BASE]))
+    target = tmp_path / "rootfs"
+    mountpoints.append(target)
+    store.snapshots.prepare("build-gc", parent)
+    store.snapshots.mount("build-gc", target)
+    try:
+        (target / "made-during-gc").write_text("x")
+    finally:
+        store.snapshots.unmount(target)
+    done: list[str] = []
+    before = sorted(store.content.list())
+    with store.gc_lock():  # what gc.collect holds while it marks and sweeps
+        worker = threading.Thread(target=lambda: done.append(store.snapshots.commit("build-gc").digest))
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and not done
+        assert sorted(store.content.list()) == before  # no new blob while GC runs
+    worker.join(30)
+    assert done and store.content.has(done[0])
+    assert store.snapshots.has(chain_id(parent, done[0]))
+
+
 def test_many_layers_mount_past_the_option_page_limit(
     store: Store, tmp_path: Path, mountpoints: list[Path]
 ) -> None:

@@ -16,7 +16,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dockyard.api import API_VERSION, routes_build, routes_containers, routes_images, routes_system
+from dockyard.api import (
+    API_VERSION,
+    execs,
+    routes_build,
+    routes_containers,
+    routes_exec,
+    routes_images,
+    routes_system,
+)
 from dockyard.api.serialize import error_body, error_status
 from dockyard.errors import DockyardError, InvalidArgument
 
@@ -78,7 +86,8 @@ def create_app(root: Path | str, runtime: str | None = None) -> Starlette:
     """The API over the store at `root` (containers run with `runtime`)."""
     routes: list[Any] = [
         *routes_system.ROUTES, *routes_images.ROUTES, *routes_containers.ROUTES,
-        *routes_build.ROUTES, Route("/containers/{id}/resize", _noop, methods=["POST"]),
+        *routes_build.ROUTES, *routes_exec.ROUTES,
+        Route("/containers/{id}/resize", _noop, methods=["POST"]),
     ]  # fmt: skip
     app = Starlette(
         routes=routes,
@@ -87,6 +96,7 @@ def create_app(root: Path | str, runtime: str | None = None) -> Starlette:
     )
     app.state.root = Path(root).absolute()
     app.state.runtime = runtime
+    app.state.execs = execs.ExecRegistry()
     return app
 
 
@@ -118,8 +128,10 @@ def serve(root: Path | str, host: str, runtime: str | None = None, log_level: st
     from dockyard.api.hijack import ApiHijacker, HijackingH11Protocol
 
     kind, where = parse_host(host)
-    app = StripVersion(create_app(root, runtime))
-    protocol = functools.partial(HijackingH11Protocol, hijacker=ApiHijacker(Path(root).absolute(), runtime))
+    inner = create_app(root, runtime)
+    app = StripVersion(inner)
+    hijacker = ApiHijacker(Path(root).absolute(), runtime, inner.state.execs)
+    protocol = functools.partial(HijackingH11Protocol, hijacker=hijacker)
     options: dict[str, Any] = {"log_level": log_level, "lifespan": "off", "http": protocol,
                                "ws": "none", "timeout_graceful_shutdown": 3}  # fmt: skip
     if kind == "unix":

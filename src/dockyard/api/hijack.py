@@ -1,98 +1,214 @@
-"""Connection hijacking for `POST /containers/{id}/attach` (`Upgrade: tcp`), under uvicorn.
+"""Connection hijacking (`Upgrade: tcp`) for attach and exec start, under uvicorn.
 
-Docker's attach answers `101 UPGRADED` and then uses the TCP connection as a raw byte pipe.
-uvicorn only knows WebSocket upgrades, so `HijackingH11Protocol` (uvicorn's h11 protocol with
-one change) hands a `tcp` upgrade of a known path to `ApiHijacker`, which takes the transport
-over. What the container prints is read from the log conmon writes (the container runs under
-conmon whether or not anyone is attached); stdin is not forwarded.
+Docker's attach and exec start answer `101 UPGRADED` and then use the TCP connection as a raw
+byte pipe both ways. uvicorn only knows WebSocket upgrades, so `HijackingH11Protocol`
+(uvicorn's h11 protocol with one change) hands a `tcp` upgrade of a known path to
+`ApiHijacker`, which takes the transport over. For attach, what the container prints is read
+from the log conmon writes (the container runs under conmon whether or not anyone is
+attached); for exec, the command's pipes are the stream (api/execs.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from dockyard.api import serialize
-from dockyard.errors import DockyardError, NotFound
+from dockyard.api import execs, serialize
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.runtime.containers import RUNNING
 
 ATTACH = re.compile(r"^(?:/v[0-9.]+)?/containers/([^/]+)/attach$")
+EXEC_START = re.compile(r"^(?:/v[0-9.]+)?/exec/([^/]+)/start$")
+HIGH_WATER = 1 << 20  # bytes of unread input before the client is paused
 
 
 class RawConnection(asyncio.Protocol):
-    """The protocol of a hijacked connection: notes when the client goes away."""
+    """The protocol of a hijacked connection: buffers what the client sends (stdin), notes
+    when it closes its side or goes away."""
 
     def __init__(self) -> None:
         self.closed = threading.Event()
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._eof = False
+        self._ready = asyncio.Event()
+        self.transport: asyncio.Transport | None = None
 
-    def data_received(self, data: bytes) -> None:  # stdin: not forwarded
-        pass
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.unread(data, front=False)
+        if self._size > HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()
 
     def eof_received(self) -> bool:
+        self._eof = True
+        self._ready.set()
         return True  # the client closed its side (no more stdin); keep sending output
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed.set()
+        self._eof = True
+        self._ready.set()
+
+    def unread(self, data: bytes, front: bool = True) -> None:
+        if data:
+            if front:
+                self._chunks.appendleft(data)
+            else:
+                self._chunks.append(data)
+            self._size += len(data)
+            self._ready.set()
+
+    async def read(self) -> bytes:
+        """The next chunk the client sent; b"" once it has closed its side."""
+        while not self._chunks and not self._eof:
+            self._ready.clear()
+            await self._ready.wait()
+        if not self._chunks:
+            return b""
+        data = self._chunks.popleft()
+        self._size -= len(data)
+        if self._size <= HIGH_WATER // 2 and self.transport is not None and not self.closed.is_set():
+            self.transport.resume_reading()
+        return data
+
+    async def read_exactly(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            chunk = await self.read()
+            if not chunk:
+                break
+            out += chunk
+        self.unread(out[n:])
+        return out[:n]
+
+
+@dataclass
+class Hijacked:
+    """A request whose connection the hijacker has taken over."""
+
+    path: str
+    query: str
+    headers: dict[str, str]
+    transport: asyncio.Transport
+    raw: RawConnection
+
+    def write(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+    def upgraded(self, media: str) -> None:
+        self.write(f"HTTP/1.1 101 UPGRADED\r\nContent-Type: {media}\r\nConnection: Upgrade\r\n"
+                   "Upgrade: tcp\r\n\r\n".encode())  # fmt: skip
+
+    def fail(self, exc: DockyardError) -> None:
+        body = json.dumps(serialize.error_body(exc)).encode()
+        status = serialize.error_status(exc)
+        self.write(f"HTTP/1.1 {status} Error\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)  # fmt: skip
+        self.transport.close()
+
+    async def json_body(self) -> dict[str, Any]:
+        """The request body (Content-Length bytes read off the connection) as a JSON object."""
+        length = self.headers.get("content-length", "0")
+        data = await self.raw.read_exactly(int(length) if length.isdigit() else 0)
+        if not data.strip():
+            return {}
+        try:
+            body = json.loads(data)
+        except ValueError:
+            raise InvalidArgument("invalid JSON in the request body", hint="send a JSON object") from None
+        if not isinstance(body, dict):
+            raise InvalidArgument("the request body must be a JSON object", hint="send a JSON object")
+        return body
 
 
 class ApiHijacker:
-    """Serves hijacked requests of one API service (its store root and runtime)."""
+    """Serves hijacked requests of one API service (its store root, runtime and execs)."""
 
-    def __init__(self, root: Path, runtime: str | None) -> None:
+    def __init__(self, root: Path, runtime: str | None, registry: execs.ExecRegistry | None = None) -> None:
         self.root = root
         self.runtime = runtime
+        self.execs = registry or execs.ExecRegistry()
 
     def wants(self, path: str) -> bool:
-        return ATTACH.match(path) is not None
+        return ATTACH.match(path) is not None or EXEC_START.match(path) is not None
 
-    async def serve(self, path: str, query: str, transport: asyncio.Transport, raw: RawConnection) -> None:
-        loop = asyncio.get_running_loop()
-        match = ATTACH.match(path)
-        assert match is not None
-        params = {k: v[-1] for k, v in parse_qs(query).items()}
+    async def serve(self, h: Hijacked) -> None:
         try:
-            eng, c = await loop.run_in_executor(None, self._lookup, match.group(1))
+            exec_start = EXEC_START.match(h.path)
+            if exec_start is not None:
+                await self._exec_start(h, exec_start.group(1))
+            else:
+                match = ATTACH.match(h.path)
+                assert match is not None
+                await self._attach(h, match.group(1))
+        finally:
+            h.transport.close()
+
+    async def _exec_start(self, h: Hijacked, exec_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            body = await h.json_body()
+            rec = self.execs.get(exec_id)
+            eng = await loop.run_in_executor(None, self._engine)
+            prep = await loop.run_in_executor(None, execs.prepare, eng, rec)
         except DockyardError as exc:
-            body = json.dumps(serialize.error_body(exc)).encode()
-            status = serialize.error_status(exc)
-            transport.write(
-                f"HTTP/1.1 {status} Error\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
-            )
-            transport.close()
+            h.fail(exc)
+            return
+        try:
+            self.execs.claim(rec.id)
+        except DockyardError as exc:
+            execs.discard(prep)
+            h.fail(exc)
+            return
+        if body.get("Detach"):
+            self.execs.start_detached(rec, prep)
+            h.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        h.upgraded(serialize.RAW if rec.tty else serialize.MULTIPLEXED)
+        await execs.run(rec, prep, h.write, h.raw.read)
+
+    async def _attach(self, h: Hijacked, ref: str) -> None:
+        loop = asyncio.get_running_loop()
+        params = {k: v[-1] for k, v in parse_qs(h.query).items()}
+        try:
+            eng, c = await loop.run_in_executor(None, self._lookup, ref)
+        except DockyardError as exc:
+            h.fail(exc)
             return
         tty = bool(c.config.get("options", {}).get("tty"))
-        media = serialize.RAW if tty else serialize.MULTIPLEXED
-        transport.write(
-            f"HTTP/1.1 101 UPGRADED\r\nContent-Type: {media}\r\nConnection: Upgrade\r\n"
-            "Upgrade: tcp\r\n\r\n".encode()
-        )
+        h.upgraded(serialize.RAW if tty else serialize.MULTIPLEXED)
         if not _on(params, "stream") and not _on(params, "logs"):
-            transport.close()
             return
 
         def write(data: bytes) -> None:
-            loop.call_soon_threadsafe(transport.write, data)
+            loop.call_soon_threadsafe(h.write, data)
 
         want = {"stdout": _on(params, "stdout"), "stderr": _on(params, "stderr")}
-        try:
-            await loop.run_in_executor(None, pump_output, eng, c.id, tty, want, write, raw.closed,
-                                       _on(params, "logs"), _on(params, "stream"))  # fmt: skip
-        finally:
-            transport.close()
+        await loop.run_in_executor(None, pump_output, eng, c.id, tty, want, write, h.raw.closed,
+                                   _on(params, "logs"), _on(params, "stream"))  # fmt: skip
 
-    def _lookup(self, ref: str) -> tuple[Any, Any]:
+    def _engine(self) -> Any:
         from dockyard.engine.containers import ContainerEngine
 
-        eng = ContainerEngine(self.root, runtime=self.runtime)
+        return ContainerEngine(self.root, runtime=self.runtime)
+
+    def _lookup(self, ref: str) -> tuple[Any, Any]:
+        eng = self._engine()
         try:
             return eng, eng.get(ref)
         except NotFound as exc:
@@ -180,10 +296,14 @@ class HijackingH11Protocol(H11Protocol):
             return
         self.connections.discard(self)
         self._unset_keepalive_if_required()
+        pending = self.conn.trailing_data[0]  # what h11 holds past the headers: body, stdin
         raw = RawConnection()
         self.transport.set_protocol(raw)
         raw.connection_made(self.transport)
-        query = self.scope["query_string"].decode("latin-1")
-        task = self.loop.create_task(self.hijacker.serve(self.scope["path"], query, self.transport, raw))
+        raw.unread(pending)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope["headers"]}
+        h = Hijacked(self.scope["path"], self.scope["query_string"].decode("latin-1"), headers,
+                     self.transport, raw)  # fmt: skip
+        task = self.loop.create_task(self.hijacker.serve(h))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

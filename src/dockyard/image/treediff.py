@@ -52,14 +52,8 @@ class _TreeDiffWriter(_DiffWriter):
             if new is None:
                 self.flush()
                 parent_st = os.lstat(directory)
-                self.header(
-                    th.Entry(
-                        name=(rel + b"/" if rel else b"") + WHITEOUT_PREFIX + name,
-                        type=th.REGTYPE,
-                        mode=0o600,
-                        mtime=int(parent_st.st_mtime),
-                    )
-                )
+                wh = (rel + b"/" if rel else b"") + WHITEOUT_PREFIX + name
+                self.batch += th.header(wh, th.REGTYPE, 0o600, 0, 0, 0, int(parent_st.st_mtime))
                 continue
             new_st = new.stat(follow_symlinks=False)
             old_is_dir = old_st is not None and stat.S_ISDIR(old_st.st_mode)
@@ -85,5 +79,5 @@ def write_tree_diff(lower: Path | None, upper: Path, out: Sink, since_ns: int = 
         hashing = _HashingOut(out, pool)
         writer = _TreeDiffWriter(os.fsencode(upper), hashing, since_ns)
         writer.compare(b"", os.fsencode(lower) if lower is not None else None)
-        hashing.write(th.END_OF_ARCHIVE)
+        writer.finish()
         return hashing.result()

@@ -186,3 +186,24 @@ class _CountingSink:
         self.largest = max(self.largest, len(data))
         return len(data)
 
+
+
+def test_many_small_files_around_big_ones_keep_their_order_and_bytes(tmp_path: Path) -> None:
+    """Small entries are batched per ~1 MiB and big files streamed between the batches."""
+    src = tmp_path / "src"
+    expected: dict[str, bytes] = {}
+    for d in range(3):
+        for i in range(700):  # ~2 MiB of tar per directory: several batches
+            data = hashlib.sha256(f"{d}/{i}".encode()).digest() * (i % 50)
+            expected[f"d{d}/f{i:04}"] = data
+        expected[f"d{d}/f0350-big"] = os.urandom((1 << 20) + d)  # streamed mid-directory
+    for rel, data in expected.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    _, data = _digest_of(src)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        members = tf.getmembers()
+        names = [m.name for m in members]
+        got = {m.name: tf.extractfile(m).read() for m in members if m.isfile()}  # type: ignore[union-attr]
+    assert names == sorted(names, key=lambda n: n.encode().split(b"/"))
+    assert got == expected

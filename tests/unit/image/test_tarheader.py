@@ -7,6 +7,9 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dockyard.image import tarheader as th
 
 
@@ -44,3 +47,24 @@ def test_pax_record_length_counts_itself() -> None:
         record = th._pax_record(b"k", b"v" * size)
         length = int(record.split(b" ", 1)[0])
         assert length == len(record)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    name=st.binary(min_size=1, max_size=160),
+    typeflag=st.sampled_from([th.REGTYPE, th.LNKTYPE, th.SYMTYPE, th.DIRTYPE, th.FIFOTYPE]),
+    mode=st.integers(0, 0o177777),
+    uid=st.sampled_from([0, 1, 1000, 8**7 - 1, 8**7, 3_000_000_000]),
+    gid=st.sampled_from([0, 50, 8**7 - 1, 8**7]),
+    size=st.sampled_from([0, 1, 511, 512, 8**11 - 1, 8**11]),
+    mtime=st.sampled_from([0, 1_700_000_000, 8**11 - 1, 8**11, -1]),
+    linkname=st.binary(max_size=120),
+)
+def test_fast_header_is_exactly_encode(
+    name: bytes, typeflag: bytes, mode: int, uid: int, gid: int, size: int, mtime: int,
+    linkname: bytes,
+) -> None:
+    """The fast path layers use for plain entries writes the very bytes `encode` writes."""
+    fast = th.header(name, typeflag, mode, uid, gid, size, mtime, linkname)
+    assert fast == th.encode(th.Entry(name, typeflag, mode, uid, gid, size, mtime, linkname))
+    assert len(fast) % th.BLOCK == 0

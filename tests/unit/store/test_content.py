@@ -176,3 +176,38 @@ def test_store_reopens_and_newer_version_refused(tmp_path: Path) -> None:
     (root / "dockyard-store").write_text('{"version": 99}\n')
     with pytest.raises(InvalidArgument, match="format version 99"):
         Store(root)
+
+
+def test_ingest_adopt_publishes_under_the_callers_digest(store: Store) -> None:
+    data = os.urandom(20 << 20)  # past the writeback step: writeback starts while writing
+    with store.content.ingest(prefix="layer-") as ingest:
+        for i in range(0, len(data), 1 << 20):
+            ingest.write(data[i : i + (1 << 20)])
+        assert [p.name.startswith("layer-") for p in (store.root / "ingest").iterdir()] == [True]
+        assert store.content.clean_ingest() == 0  # locked while written
+        assert ingest.adopt(sha(data), len(data)) == sha(data)
+    assert store.content.read_bytes(sha(data)) == data
+    assert oct(store.content.path(sha(data)).stat().st_mode & 0o777) == "0o644"
+    assert list((store.root / "ingest").iterdir()) == []
+    with store.content.ingest() as again:  # already present: the new copy is dropped
+        again.write(data)
+        again.adopt(sha(data), len(data))
+    assert store.content.list() == [sha(data)]
+    assert list((store.root / "ingest").iterdir()) == []
+
+
+def test_ingest_adopt_refuses_a_wrong_size_and_stores_nothing(store: Store) -> None:
+    with store.content.ingest() as ingest:
+        ingest.write(b"abc")
+        with pytest.raises(InvalidArgument, match="has 3 bytes, expected 4"):
+            ingest.adopt(sha(b"abcd"), 4)
+    assert store.content.list() == []
+    assert list((store.root / "ingest").iterdir()) == []
+
+
+def test_ingest_dropped_when_the_producer_fails(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.content.ingest() as ingest:
+        ingest.write(b"half a layer")
+        raise RuntimeError("producer died")
+    assert store.content.list() == []
+    assert list((store.root / "ingest").iterdir()) == []
