@@ -247,6 +247,7 @@ class Row:
     nbytes: int = 0
     ours: bool = False  # record the peak RSS of the command
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds (the VM is shared)
     peak_mb: float = 0.0
 
 
@@ -266,6 +267,7 @@ def run_timed(row: Row, log: Path) -> None:
     if proc.returncode != 0:
         raise SystemExit(f"{row.name} failed (exit {proc.returncode}), see {log}")
     row.times.append(dt)
+    row.cpu.append(usage.ru_utime + usage.ru_stime)
     row.peak_mb = max(row.peak_mb, usage.ru_maxrss / 1024)
 
 
@@ -277,20 +279,23 @@ def alternate(rows: list[Row], rounds: int, warmup: int, log: Path) -> None:
             run_timed(row, log)
             if r < warmup:
                 del row.times[before:]
+                del row.cpu[before:]
 
 
 def table(title: str, rows: list[Row]) -> list[dict[str, object]]:
     print(f"\n== {title}  (loadavg {' '.join(open('/proc/loadavg').read().split()[:3])})")
-    print(f"{'row':58s} {'median':>7s} {'min':>7s} {'max':>7s} {'MB/s':>7s} {'peakRSS':>8s}")
+    print(f"{'row':54s} {'median':>7s} {'min':>7s} {'max':>7s} {'MB/s':>6s} {'CPU s':>6s}"
+          f" {'peakRSS':>8s}")
     out = []
     for row in rows:
         med = statistics.median(row.times)
         mbps = row.nbytes / 1e6 / med if row.nbytes else 0.0
         rss = f"{row.peak_mb:6.0f}MB" if row.ours else ""
-        print(f"{row.name:58s} {med:7.3f} {min(row.times):7.3f} {max(row.times):7.3f}"
-              f" {mbps:7.1f} {rss:>8s}")
+        cpu = statistics.median(row.cpu)
+        print(f"{row.name:54s} {med:7.3f} {min(row.times):7.3f} {max(row.times):7.3f}"
+              f" {mbps:6.1f} {cpu:6.2f} {rss:>8s}")
         out.append({"name": row.name, "times": row.times, "median": med, "MBps": mbps,
-                    "peak_rss_mb": row.peak_mb if row.ours else None})
+                    "cpu_median": cpu, "peak_rss_mb": row.peak_mb if row.ours else None})
     return out
 
 

@@ -57,7 +57,10 @@ def _leftovers(root: Path, bridges: list[str], netns_before: set[str]) -> list[s
     for br in bridges:
         out = subprocess.run(["ip", "-br", "link", "show", "master", br], capture_output=True, text=True).stdout
         problems += [f"veth on {br}: {line}" for line in out.splitlines() if line.strip()]
-    problems += [f"netns: {n}" for n in _netns() - netns_before if n.startswith("dockyard-")]
+    from dockyard.engine.networks import netns_prefix
+
+    mine = netns_prefix(root.absolute())
+    problems += [f"netns: {n}" for n in _netns() - netns_before if n.startswith(mine)]
     return problems
 
 

@@ -108,9 +108,10 @@ def wait_http(url: str, timeout: float = 15.0, verify: bool = True) -> None:
 class Server:
     """A registry subprocess (ours or distribution's), stopped by `stop()`."""
 
-    def __init__(self, proc: subprocess.Popen, port: int, scheme: str = "http") -> None:
+    def __init__(self, proc: subprocess.Popen, port: int, scheme: str = "http",
+                 ip: str = "127.0.0.1") -> None:
         self.proc, self.port, self.scheme = proc, port, scheme
-        self.host = f"127.0.0.1:{port}"
+        self.host = f"{ip}:{port}"
         self.url = f"{scheme}://{self.host}"
 
     def stop(self) -> None:
@@ -123,11 +124,12 @@ class Server:
                 self.proc.wait()
 
 
-def start_dockyard_registry(root: Path, *extra: str, tls: tuple[Path, Path] | None = None) -> Server:
+def start_dockyard_registry(root: Path, *extra: str, tls: tuple[Path, Path] | None = None,
+                            ip: str = "127.0.0.1") -> Server:
     port_file = root.parent / (root.name + ".port")
     port_file.unlink(missing_ok=True)
     args = [*DOCKYARD, "--root", str(root.parent / (root.name + "-store")), "registry", "serve",
-            "--addr", "127.0.0.1:0", "--root", str(root), "--ready-file", str(port_file), *extra]
+            "--addr", f"{ip}:0", "--root", str(root), "--ready-file", str(port_file), *extra]
     if tls:
         args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     log = open(root.parent / (root.name + ".log"), "wb")
@@ -138,7 +140,7 @@ def start_dockyard_registry(root: Path, *extra: str, tls: tuple[Path, Path] | No
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"registry did not start: {(root.parent / (root.name + '.log')).read_text()}")
         time.sleep(0.05)
-    server = Server(proc, int(port_file.read_text()), "https" if tls else "http")
+    server = Server(proc, int(port_file.read_text()), "https" if tls else "http", ip)
     wait_http(server.url + "/v2/", verify=False)
     return server
 
@@ -168,6 +170,35 @@ def start_distribution(workdir: Path, htpasswd: Path | None = None) -> Server:
         server.stop()
         raise
     return server
+
+
+def non_loopback_ip() -> str | None:
+    """An IPv4 address of this machine that is not loopback (None when there is none)."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            return fields[fields.index("inet") + 1].split("/")[0]
+    return None
+
+
+def self_signed_ca_and_cert(workdir: Path, ip: str) -> dict[str, Path]:
+    """A CA and a server certificate for `ip` signed by it (openssl CLI)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = {k: workdir / k for k in ("ca.crt", "ca.key", "srv.key", "srv.csr", "srv.crt", "ext")}
+    paths["ext"].write_text(f"subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n")
+    for cmd in (
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", paths["ca.key"],
+         "-out", paths["ca.crt"], "-days", "2", "-subj", "/CN=dockyard test CA"],
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", paths["srv.key"],
+         "-out", paths["srv.csr"], "-subj", f"/CN={ip}"],
+        ["openssl", "x509", "-req", "-in", paths["srv.csr"], "-CA", paths["ca.crt"], "-CAkey",
+         paths["ca.key"], "-CAcreateserial", "-out", paths["srv.crt"], "-days", "2",
+         "-extfile", paths["ext"]],
+    ):
+        subprocess.run([str(c) for c in cmd], check=True, capture_output=True)
+    return paths
 
 
 def htpasswd_file(path: Path, user: str, password: str) -> Path:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -15,36 +12,15 @@ from pathlib import Path
 
 import pytest
 from helpers.busybox import make_rootfs_tar
+from helpers.dockerapi import DOCKER, Docker, service
 
 pytestmark = pytest.mark.integration
-DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
-DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class Docker:
-    """Runs the docker client against one dockyard service."""
-
-    def __init__(self, sock: Path, cwd: Path) -> None:
-        self.host = f"unix://{sock}"
-        self.cwd = cwd
-        home = cwd / "home"
-        home.mkdir(exist_ok=True)
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-                    "DOCKER_HOST": self.host, "DOCKER_BUILDKIT": "0",
-                    "DOCKER_CONFIG": str(home / ".docker")}  # fmt: skip
-
-    def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout,
-                              env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL)  # fmt: skip
-        if check and proc.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} -> {proc.returncode}\n{proc.stderr}")
-        return proc
 
 
 @pytest.fixture(scope="module")
@@ -58,49 +34,10 @@ def docker(tmp_path: Path, busybox_tar: Path) -> Iterator[Docker]:
     """A service over a fresh store root, busybox imported through `docker import`."""
     if not os.access(DOCKER, os.X_OK):
         pytest.skip("the docker client is not installed")
-    root, sock = tmp_path / "root", tmp_path / "docker.sock"
-    log = open(tmp_path / "service.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen([*DOCKYARD, "--root", str(root), "system", "service", "-H", f"unix://{sock}"],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    d = Docker(sock, tmp_path)
-    try:
-        deadline = time.monotonic() + 15
-        while not sock.exists():
-            assert server.poll() is None, (tmp_path / "service.log").read_text()
-            assert time.monotonic() < deadline, "the service did not create its socket"
-            time.sleep(0.05)
+    with service(tmp_path / "root", tmp_path / "docker.sock", tmp_path / "service.log") as d:
         d("import", str(busybox_tar), "busybox:latest")
         yield d
         d("rm", "-f", *d("ps", "-aq").stdout.split(), check=False)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-    assert not sock.exists(), "the service left its socket behind"
-    _assert_nothing_left(root)
-
-
-def _assert_nothing_left(root: Path) -> None:
-    deadline = time.monotonic() + 5  # conmon's exit command may still be finishing
-    while True:
-        ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        problems = [line for line in ps.splitlines() if str(root) in line and "ps -eo" not in line]
-        problems += [m for m in Path("/proc/self/mountinfo").read_text().splitlines() if str(root) in m]
-        if not problems or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    if (root / "metadata.db").exists():
-        from dockyard.network.networks import NetworkStore
-        from dockyard.store.db import Database
-
-        db = Database(root / "metadata.db")
-        NetworkStore(db, root).release_devices()
-        db.close()
-    assert not problems, "\n".join(problems)
 
 
 def _http_get(url: str, timeout: float = 5.0) -> str:
@@ -219,3 +156,72 @@ def test_docker_py(docker: Docker) -> None:
             client.images.get("nope")
     finally:
         client.close()
+
+
+def test_exec_with_env_workdir_user_stdin_tty_detach_and_exit_codes(docker: Docker) -> None:
+    docker("run", "-d", "--name", "box", "busybox", "sleep", "60")
+    out = docker("exec", "-e", "GREETING=hi", "-w", "/tmp", "-u", "app", "box", "sh", "-c",
+                 'echo "$GREETING $(pwd) $(id -un)"; echo warn >&2; exit 3', check=False)  # fmt: skip
+    assert (out.returncode, out.stdout, out.stderr) == (3, "hi /tmp app\n", "warn\n")
+    assert docker("exec", "-i", "box", "tr", "a-z", "A-Z", input="shout\n").stdout == "SHOUT\n"
+    assert docker("exec", "-t", "box", "tty").stdout.startswith("/dev/pts/")
+    assert docker("exec", "-d", "box", "sh", "-c", "echo later > /tmp/bg").stdout == ""
+    deadline = time.monotonic() + 5
+    while docker("exec", "box", "cat", "/tmp/bg", check=False).stdout != "later\n":
+        assert time.monotonic() < deadline, "the detached exec did not run"
+        time.sleep(0.05)
+    missing = docker("exec", "box", "nope", check=False)
+    assert missing.returncode == 127 and "executable file not found" in missing.stdout
+    docker("kill", "box")
+    stopped = docker("exec", "box", "true", check=False)
+    assert stopped.returncode != 0 and "is not running" in stopped.stderr
+
+
+def test_networks_volumes_and_aliases(docker: Docker) -> None:
+    net_id = docker("network", "create", "--label", "team=a", "appnet").stdout.strip()
+    assert len(net_id) == 64
+    names = docker("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout.splitlines()
+    assert sorted(names) == ["appnet bridge", "bridge bridge", "host host", "none null"]
+    assert docker("network", "ls", "-q", "--filter", "label=team=a").stdout.strip() == net_id[:12]
+    assert docker("volume", "create", "--label", "k=v", "appdata").stdout.strip() == "appdata"
+    docker("run", "-d", "--name", "srv", "--network", "appnet", "--network-alias", "api", "-v", "appdata:/data",
+           "busybox", "sh", "-c",
+           "echo stored > /data/f; mkdir /www; echo hello > /www/i; exec httpd -f -p 80 -h /www")  # fmt: skip
+    out = docker("run", "--rm", "--network", "appnet", "-v", "appdata:/data", "busybox", "sh", "-c",
+                 "until wget -qO- http://api/i; do sleep 0.1; done; cat /data/f; wget -qO- http://srv/i")  # fmt: skip
+    assert out.stdout == "hello\nstored\nhello\n"
+    members = docker("network", "inspect", "-f", "{{range .Containers}}{{.Name}}{{end}}", "appnet").stdout
+    assert members.strip() == "srv"
+    docker("network", "create", "other")
+    docker("network", "connect", "other", "srv")
+    joined = docker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "srv").stdout
+    assert joined.split() == ["appnet", "other"]
+    docker("network", "disconnect", "other", "srv")
+    busy = docker("network", "rm", "appnet", check=False)
+    assert busy.returncode != 0 and "active endpoints" in busy.stderr
+    assert docker("volume", "rm", "appdata", check=False).returncode != 0  # in use
+    mountpoint = Path(docker("volume", "inspect", "-f", "{{.Mountpoint}}", "appdata").stdout.strip())
+    assert (mountpoint / "f").read_text() == "stored\n"
+    docker("rm", "-f", "srv")
+    assert docker("network", "rm", "appnet", "other").stdout.split() == ["appnet", "other"]
+    assert docker("volume", "rm", "appdata").stdout.strip() == "appdata"
+    assert docker("volume", "ls", "-q").stdout == ""
+    assert not mountpoint.exists()
+    missing = docker("network", "inspect", "appnet", check=False)
+    assert missing.returncode != 0 and "not found" in missing.stderr
+
+
+def test_events_report_start_and_die_until_the_given_time(docker: Docker) -> None:
+    until = str(int(time.time()) + 3)
+    listener = subprocess.Popen([DOCKER, "events", "--until", until, "--filter", "event=start", "--filter",
+                                 "event=die", "--format", "{{.Action}} {{.Actor.Attributes.name}} "
+                                 "{{.Actor.Attributes.exitCode}}"],
+                                stdout=subprocess.PIPE, text=True, env=docker.env)  # fmt: skip
+    try:
+        time.sleep(0.5)
+        docker("run", "--name", "ev", "busybox", "sh", "-c", "exit 2", check=False)
+        out, _ = listener.communicate(timeout=10)
+    finally:
+        listener.kill()
+        listener.wait()
+    assert out.splitlines() == ["start ev <no value>", "die ev 2"]

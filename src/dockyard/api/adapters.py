@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from typing import Any
 
+from dockyard.engine import networks as netengine
 from dockyard.engine.containers import ContainerEngine, CreateRequest
-from dockyard.errors import InvalidArgument, NotFound
+from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.runtime.bundle import MountSpec, RunOptions
 from dockyard.runtime.containers import RUNNING, Container
 from dockyard.runtime.requests import parse_volume
@@ -141,9 +143,10 @@ def _one_matches(c: Container, key: str, value: str) -> bool:
 
 
 def container_matches(c: Container, filters: dict[str, list[str]]) -> bool:
-    """Docker's rule: every key must match, any of a key's values may."""
+    """Docker's rule: every key must match, any of a key's values may (but every label)."""
     for key, values in filters.items():
-        if values and not any(_one_matches(c, key, v) for v in values):
+        check = all if key == "label" else any
+        if values and not check(_one_matches(c, key, v) for v in values):
             return False
     return True
 
@@ -179,3 +182,204 @@ def wait_container(eng: ContainerEngine, ref: str, condition: str, poll: float =
         if condition == "next-exit" and (seen_running or c.started_at != started):
             return code
     return -1
+
+
+# -- networks: endpoints, aliases, users -------------------------------------------------------
+
+
+async def json_object(request: Any) -> dict[str, Any]:
+    """A request's JSON body as a dict ({} when empty)."""
+    data = await request.body()
+    if not data.strip():
+        return {}
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise InvalidArgument("invalid JSON in the request body", hint="send a JSON object") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("the request body must be a JSON object", hint="send a JSON object")
+    return body
+
+
+def container(eng: ContainerEngine, ref: str) -> Container:
+    try:
+        return eng.get(ref)
+    except NotFound as exc:
+        raise NotFound(f"No such container: {ref}", hint=exc.hint) from exc
+
+
+def _joined(c: Container) -> list[str]:
+    return [c.config["network_mode"], *c.config.get("extra_networks", [])]
+
+
+def network_users(eng: ContainerEngine, name: str) -> list[str]:
+    """Names of the containers (any state) that join network `name`."""
+    return [c.name for c in eng.list(all_=True) if name in _joined(c)]
+
+
+def networks_in_use(eng: ContainerEngine) -> set[str]:
+    return {n for c in eng.list(all_=True) for n in _joined(c)}
+
+
+def endpoints(eng: ContainerEngine, req: CreateRequest, body: dict[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """`NetworkingConfig.EndpointsConfig` of a create body: the extra networks to join and the
+    aliases per network (names resolved; the first one becomes the mode if none was given)."""
+    config = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if not isinstance(config, dict):
+        raise InvalidArgument("NetworkingConfig.EndpointsConfig must be an object", hint="fix the request body")
+    resolved: dict[str, list[str]] = {}
+    for key, settings in config.items():
+        if key == "default":  # what the docker CLI calls the mode it did not name
+            key = "bridge" if req.network == "default" else req.network
+        name = key if key in netengine.SPECIAL else eng.networks.get(key).name
+        resolved[name] = [str(a) for a in ((settings or {}).get("Aliases") or [])]
+    if resolved and req.network == "bridge" and "bridge" not in resolved:
+        req.network = next(iter(resolved))
+    extra = [n for n in resolved if n != req.network and n not in netengine.SPECIAL]
+    if extra and req.network in netengine.SPECIAL:
+        raise Conflict(f"container sharing network mode {req.network} cannot join other networks",
+                       hint="drop the extra networks")  # fmt: skip
+    return extra, {n: a for n, a in resolved.items() if a}
+
+
+def record_endpoints(eng: ContainerEngine, c: Container, extra: list[str], aliases: dict[str, list[str]]) -> None:
+    """Store what `endpoints` found on a created container (engine: config extra_networks, aliases)."""
+    if not extra and not aliases:
+        return
+    c.config["extra_networks"] = [*c.config.get("extra_networks", []), *extra]
+    c.config["aliases"] = aliases
+    eng.records.update(c)
+
+
+def connect(eng: ContainerEngine, c: Container, name: str, aliases: list[str]) -> None:
+    """`POST /networks/{id}/connect`; joining a network it is on already only adds aliases."""
+    if name not in _joined(c):
+        netengine.connect(eng.networks, eng.records, c, name)
+        c = eng.get(c.id)
+    if aliases:
+        known = c.config.setdefault("aliases", {})
+        known[name] = [*known.get(name, []), *(a for a in aliases if a not in known.get(name, []))]
+        eng.records.update(c)
+    refresh_hosts(eng)
+
+
+def disconnect(eng: ContainerEngine, c: Container, name: str) -> None:
+    if name in c.config.get("extra_networks", []):
+        netengine.disconnect(eng.networks, eng.records, c, name)
+    elif name == c.config["network_mode"]:
+        if c.state == RUNNING:
+            raise Conflict(f"container {c.name} cannot leave {name}: it is its primary network",
+                           hint="stop the container, or use networks joined with `network connect`")  # fmt: skip
+        return  # a created container stays on its network (compose reconnects it with aliases)
+    else:
+        raise Conflict(f"container {c.name} is not connected to network {name}", hint="check the names")
+    refresh_hosts(eng)
+
+
+def network_settings(c: Container, doc: dict[str, Any]) -> None:
+    """An inspect document's NetworkSettings.Networks: every network the container is configured
+    to join (also while it is not running, as Docker shows), with its aliases."""
+    nets = doc.setdefault("NetworkSettings", {}).setdefault("Networks", {})
+    aliases = c.config.get("aliases") or {}
+    for name in _joined(c):
+        entry = nets.get(name)
+        if entry is None:
+            entry = nets[name] = {
+                "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
+                "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "MacAddress": "", "DriverOpts": None,
+            }  # fmt: skip
+        if name not in ("bridge", *netengine.SPECIAL):
+            entry["Aliases"] = [*aliases.get(name, []), c.short_id]
+            entry["DNSNames"] = [c.name, *aliases.get(name, []), c.short_id]
+        if c.state != RUNNING:
+            entry.update({"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": ""})
+
+
+def _alias_lines(running: list[Container], c: Container, own_ip: str | None, known: set[str]) -> list[str]:
+    """hosts lines for the aliases `c` resolves on its user-defined networks (its own and its
+    running peers'), leaving out names the file has already."""
+    nets = {n for n in _joined(c) if n not in ("bridge", *netengine.SPECIAL)}
+    pairs = [(own_ip, a) for n in sorted(nets) for a in (c.config.get("aliases") or {}).get(n, []) if own_ip]
+    for other in running:
+        if other.id == c.id:
+            continue
+        for net, info in (other.config.get("networks_state") or {}).items():
+            if net in nets and info.get("IPAddress"):
+                pairs += [(info["IPAddress"], a) for a in (other.config.get("aliases") or {}).get(net, [])]
+    lines = []
+    for ip, alias in pairs:
+        if alias not in known:
+            known.add(alias)
+            lines.append(f"{ip}\t{alias}")
+    return lines
+
+
+def _names_in(text: str) -> set[str]:
+    return {name for line in text.splitlines() for name in line.split()[1:]}
+
+
+def refresh_hosts(eng: ContainerEngine) -> None:
+    """/etc/hosts of running containers on user-defined networks: peers by name and by alias.
+
+    The engine's own refresh knows container names only; this adds the aliases (compose's
+    service names), so it runs after every API call that starts or connects containers.
+    """
+    from dockyard.runtime.bundle import hosts_text
+
+    running = [c for c in eng.records.list() if c.state == RUNNING]
+    for c in running:
+        if not netengine.on_user_network(c) or c.config["network_mode"] in netengine.SPECIAL:
+            continue
+        ip = netengine.primary_ip(c)
+        text = hosts_text(c.config["hostname"], ip, netengine.peers_of(eng.records, c))
+        text += "".join(line + "\n" for line in _alias_lines(running, c, ip, _names_in(text)))
+        hosts = eng.records.container_dir(c.id) / "hosts"
+        with contextlib.suppress(OSError):
+            if hosts.read_text() != text:  # rewritten in place (a bind mount): only if needed
+                with open(hosts, "w") as fh:
+                    fh.write(text)
+
+
+def start(eng: ContainerEngine, c: Container) -> None:
+    """`eng.start(c)`, with the aliases of the container's networks in its /etc/hosts before
+    its process runs: the engine writes the file without them, and a watcher thread adds them
+    as soon as it has (runc create and start take far longer than that)."""
+    stop = threading.Event()
+    watcher = None
+    if netengine.on_user_network(c):
+        watcher = threading.Thread(target=_add_aliases_when_written, args=(eng, c, stop), daemon=True)
+        watcher.start()
+    try:
+        eng.start(c)
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+    refresh_hosts(eng)
+
+
+def _add_aliases_when_written(eng: ContainerEngine, c: Container, stop: threading.Event) -> None:
+    hosts = eng.records.container_dir(c.id) / "hosts"
+
+    def stamp() -> tuple[int, int] | None:
+        try:
+            st = hosts.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    seen = stamp()
+    running = [o for o in eng.records.list() if o.state == RUNNING]
+    while not stop.is_set():  # the engine writes the file in its setup, and again once started
+        now_stamp = stamp()
+        if now_stamp is not None and now_stamp != seen and now_stamp[1] > 0:
+            text = hosts.read_text()
+            mine = [ln.split()[0] for ln in text.splitlines() if c.config["hostname"] in ln.split()[1:]]
+            lines = _alias_lines(running, c, mine[0] if mine else None, _names_in(text))
+            if lines:
+                with contextlib.suppress(OSError), open(hosts, "a") as fh:
+                    fh.write("".join(line + "\n" for line in lines))
+            seen = stamp()
+        time.sleep(0.002)

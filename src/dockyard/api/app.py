@@ -21,9 +21,12 @@ from dockyard.api import (
     execs,
     routes_build,
     routes_containers,
+    routes_events,
     routes_exec,
     routes_images,
+    routes_networks,
     routes_system,
+    routes_volumes,
 )
 from dockyard.api.serialize import error_body, error_status
 from dockyard.errors import DockyardError, InvalidArgument
@@ -86,7 +89,8 @@ def create_app(root: Path | str, runtime: str | None = None) -> Starlette:
     """The API over the store at `root` (containers run with `runtime`)."""
     routes: list[Any] = [
         *routes_system.ROUTES, *routes_images.ROUTES, *routes_containers.ROUTES,
-        *routes_build.ROUTES, *routes_exec.ROUTES,
+        *routes_build.ROUTES, *routes_exec.ROUTES, *routes_networks.ROUTES, *routes_volumes.ROUTES,
+        *routes_events.ROUTES,
         Route("/containers/{id}/resize", _noop, methods=["POST"]),
     ]  # fmt: skip
     app = Starlette(

@@ -17,9 +17,9 @@ import secrets
 import signal
 import struct
 import termios
-import tty
 import threading
 import time
+import tty
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from dockyard.api import serialize
+from dockyard.api import adapters, serialize
 from dockyard.api.adapters import container_matches, create_request, parse_filters, wait_container
 from dockyard.api.streams import Emitter, run_streaming
 from dockyard.engine.containers import ContainerEngine
@@ -57,16 +57,19 @@ async def create(request: Request) -> Response:
         raise InvalidArgument("invalid JSON in the request body",
                               hint="send Docker's create config") from None
     req = create_request(body, request.query_params.get("name"))
-    return await _run_sync(request, lambda: _create(request, req))
+    return await _run_sync(request, lambda: _create(request, req, body))
 
 
-def _create(request: Request, req: Any) -> Response:
+def _create(request: Request, req: Any, body: dict[str, Any]) -> Response:
+    eng = engine(request)
+    extra, aliases = adapters.endpoints(eng, req, body)
     try:
-        c = engine(request).create(req)
+        c = eng.create(req)
     except NotFound as exc:
         if "image" in exc.message.lower() or "unable to find" in exc.message.lower():
             raise NotFound(f"No such image: {req.image}", hint=exc.hint) from exc
         raise
+    adapters.record_endpoints(eng, c, extra, aliases)
     return JSONResponse({"Id": c.id, "Warnings": []}, status_code=201)
 
 
@@ -82,7 +85,7 @@ def start(request: Request) -> Response:
     c = _get(eng, request.path_params["id"])
     if c.state == RUNNING:
         return Response(status_code=304)
-    eng.start(c)
+    adapters.start(eng, c)
     return Response(status_code=204)
 
 
@@ -96,14 +99,20 @@ def list_containers(request: Request) -> Response:
     limit = _int(request, "limit")
     if limit is not None and limit > 0:
         rows = rows[:limit]
-    out = [serialize.container_summary(c, status_text(c), eng.inspect(c.id)) for c in rows]
+    out = [serialize.container_summary(c, status_text(c), _inspect(eng, c)) for c in rows]
     return JSONResponse(out)
+
+
+def _inspect(eng: ContainerEngine, c: Any) -> dict[str, Any]:
+    doc = eng.inspect(c.id)
+    adapters.network_settings(c, doc)
+    return doc
 
 
 def inspect(request: Request) -> Response:
     eng = engine(request)
     c = _get(eng, request.path_params["id"])
-    return JSONResponse(serialize.container_inspect(eng.inspect(c.id)))
+    return JSONResponse(serialize.container_inspect(_inspect(eng, c)))
 
 
 def stop(request: Request) -> Response:
@@ -129,7 +138,8 @@ def kill(request: Request) -> Response:
 def restart(request: Request) -> Response:
     eng = engine(request)
     c = _get(eng, request.path_params["id"])
-    eng.restart(c.id, _int(request, "t"))
+    eng.stop(c.id, _int(request, "t"))
+    adapters.start(eng, eng.get(c.id))
     return Response(status_code=204)
 
 

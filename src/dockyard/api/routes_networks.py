@@ -86,8 +86,14 @@ def _filtered(eng: ContainerEngine, filters: dict[str, list[str]]) -> list[dict[
     if "dangling" in filters:
         used = adapters.networks_in_use(eng)
         dangling = {d["Name"] for d in docs if d["Name"] not in used and d["Name"] not in ("bridge", *PSEUDO)}
-    return [d for d in docs
-            if all(not vs or any(_matches(d, k, v, dangling) for v in vs) for k, vs in filters.items())]  # fmt: skip
+    def keep(d: dict[str, Any]) -> bool:
+        for key, values in filters.items():
+            check = all if key == "label" else any  # every label must match, any other value may
+            if values and not check(_matches(d, key, v, dangling) for v in values):
+                return False
+        return True
+
+    return [d for d in docs if keep(d)]
 
 
 def list_networks(request: Request) -> Response:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.build.context_tar import extract_context_tar
 from dockyard.dockerfile.ignore import PatternMatcher, glob_segment_regex, go_clean, ignore_file_for
 from dockyard.errors import InvalidArgument, NotFound
 
@@ -131,6 +130,8 @@ class BuildContext:
         cls, stream: BinaryIO, workdir: Path, dockerfile_name: str = "Dockerfile"
     ) -> BuildContext:
         """A context sent as a tar (`docker build -`), extracted safely into workdir."""
+        from dockyard.build.context_tar import extract_context_tar  # tarfile: only for `-`
+
         extract_context_tar(stream, workdir)
         root = workdir.resolve()
         return cls(root, ignore_file_for(root, root / go_clean(dockerfile_name)))

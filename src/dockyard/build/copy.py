@@ -14,7 +14,6 @@ import os
 import posixpath
 import shutil
 import stat
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,6 +246,8 @@ class Copier:
             os.utime(path, (mtime, mtime))
 
     def _extract(self, archive: Path) -> None:
+        import tarfile  # only ADD of a local archive needs it
+
         target = self._mkdirs(self.dest)
         try:
             with tarfile.open(archive, "r:*") as tar:

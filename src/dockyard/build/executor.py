@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.build import imaging, meta, planner
-from dockyard.build.cache import BuildCache, step_key
 from dockyard.build.context import BuildContext
 from dockyard.build.copy import Copier, Owner, dest_path, parse_chmod, resolve_chown
 from dockyard.build.layers import readonly_rootfs, writable_layer
 from dockyard.build.options import BuildOptions
 from dockyard.build.progress import Progress, Vertex
 from dockyard.build.sources import is_url, prepare, resolve_late
+from dockyard.build.stepcache import BuildCache, step_key
 from dockyard.dockerfile.commands import Add, Arg, Command, Copy, Run, Workdir
 from dockyard.dockerfile.expand import StageEnv, Step
 from dockyard.dockerfile.stages import Dockerfile
@@ -82,6 +82,7 @@ class Executor:
         self.progress = progress
         self.cache = BuildCache(store, enabled=not options.no_cache)
         self.results: dict[int, StoredImage] = {}
+        self.stage_states: dict[int, _StageState] = {}  # finished stages (their ARGs)
         self.filename = dockerfile.ast.filename
         self.pull = pull  # fetches a missing base image into the store (the registry client)
         self.externals: dict[str, str] = {}  # image names the build resolved -> image IDs
@@ -116,12 +117,18 @@ class Executor:
                            self.dockerfile.escape)  # fmt: skip
         state = _StageState(sp, image, tracker)
         state.cache_ok = not self.opts.no_cache
+        if sp.base_stage is not None:  # BuildKit: a stage on a stage inherits its ARGs (values
+            base = self.stage_states[sp.base_stage]  # and the `RUN |N K=V` list), in order
+            tracker.args.update(base.tracker.args)
+            tracker.declared |= base.tracker.declared
+            state.declared = list(base.declared)
         for command in [*triggers, *sp.stage.commands]:
             try:
                 step = tracker.step(command)
             except DockyardError as exc:
                 raise self._located(exc, command) from exc
             state.image = self._dispatch(state, step, command)
+        self.stage_states[sp.stage.index] = state
         return state.image
 
     def _base(self, sp: planner.StagePlan) -> StoredImage:

@@ -1,10 +1,14 @@
 """A writable layer for one step: prepare a snapshot on the parent, mount it, let the step
-change files, unmount, commit the upper directory as a layer blob (or nothing if unchanged)."""
+change files, unmount, commit the upper directory as a layer blob (or nothing if unchanged).
+
+The overlay is mounted `volatile` (no syncfs of the whole filesystem on unmount); the upper,
+which becomes the committed snapshot, is made durable by fsyncing just its own files."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -15,6 +19,9 @@ from dockyard.image import StoredImage
 
 if TYPE_CHECKING:
     from dockyard.store import Store
+
+
+SYNC_EACH_MAX = 256  # more files than this in a step's upper: one syncfs instead
 
 
 class LayerWork:
@@ -34,6 +41,41 @@ def parent_chain(store: Store, image: StoredImage) -> str | None:
     return chain
 
 
+def sync_tree(root: Path) -> None:
+    """Make the files under `root` durable: fsync each file and directory (few, for most steps),
+    or one syncfs of its filesystem when there are many."""
+    entries: list[str] = [str(root)]
+    todo = [str(root)]
+    while todo and len(entries) <= SYNC_EACH_MAX:
+        with os.scandir(todo.pop()) as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
+                    entries.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    entries.append(entry.path)
+    if len(entries) > SYNC_EACH_MAX:
+        _syncfs(root)
+        return
+    for path in reversed(entries):  # files before the directories naming them
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _syncfs(path: Path) -> None:
+    import ctypes
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if ctypes.CDLL(None, use_errno=True).syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def writable_layer(store: Store, parent: StoredImage) -> Iterator[LayerWork]:
     """Mount a new snapshot on `parent`; on success commit it, on failure drop it."""
@@ -44,16 +86,22 @@ def writable_layer(store: Store, parent: StoredImage) -> Iterator[LayerWork]:
     target = store.tmpdir("build-mnt-")
     mounted = False
     committed = False
+    overlay = snapshots.driver == "overlay"
     try:
-        snapshots.mount(key, target)
+        snapshots.mount(key, target, volatile=overlay)
         mounted = True
         work = LayerWork(target)
         yield work
         snapshots.unmount(target)
         mounted = False
-        if snapshots.driver == "overlay" and not any(os.scandir(active.upper)):
+        if overlay and active.work is not None:  # the volatile mount's marker, so that the
+            shutil.rmtree(active.work / "work" / "incompat", ignore_errors=True)  # work dir
+            # is an empty one again when the snapshot's commit removes it
+        if overlay and not any(os.scandir(active.upper)):
             work.result = None
         else:
+            if overlay:
+                sync_tree(active.upper)  # what unmounting a non-volatile overlay would do
             blob = snapshots.commit(key)
             committed = True
             work.result = (blob.digest, blob.size)

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import copy
-import platform as _platform
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -55,7 +55,8 @@ _ARCH = {"x86_64": ("amd64", ""), "amd64": ("amd64", ""), "aarch64": ("arm64", "
 
 def host_platform() -> str:
     """This machine as an OCI platform string, e.g. "linux/amd64" or "linux/arm/v7"."""
-    arch, variant = _ARCH.get(_platform.machine().lower(), (_platform.machine().lower(), ""))
+    machine = os.uname().machine.lower()  # platform.machine() without importing `platform`
+    arch, variant = _ARCH.get(machine, (machine, ""))
     return "/".join(p for p in ("linux", arch, variant) if p)
 
 

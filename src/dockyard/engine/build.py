@@ -98,7 +98,7 @@ def build(store: Store, req: BuildRequest, progress: Progress) -> BuildResult:
 
 def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str],
            keyed: tuple[str, Path] | None) -> BuildResult:  # fmt: skip
-    from dockyard.build import cache, replay
+    from dockyard.build import replay, stepcache
     from dockyard.build.context import BuildContext
     from dockyard.build.executor import Executor
     from dockyard.dockerfile.parser import parse
@@ -131,7 +131,7 @@ def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str]
             export = progress.vertex("exporting to image")
             export.note(f"writing image {image.id} done")
             stored = mutate.register(image, names)
-            cache.link(store, executor.used_keys, stored.id)
+            stepcache.link(store, executor.used_keys, stored.id)
             for n in names:
                 export.note(f"naming to {n} done")
             export.done()

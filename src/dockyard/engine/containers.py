@@ -63,6 +63,7 @@ class ContainerEngine:
             self.db = Database(self.root / "metadata.db")
         self.images = images
         self.records = ContainerRecords(self.db, self.root)
+        self._held: set[str] = set()
         self.runtime = OciRuntime.probe(self.root / "runtime" / "runc", runtime)
 
     @cached_property
@@ -85,8 +86,16 @@ class ContainerEngine:
 
     @contextmanager
     def _locked(self, c: Container) -> Iterator[None]:
-        with file_lock(self.root / "containers" / f"{c.id}.lock"):
+        """The container's lock (an flock, so across processes); re-entrant in this engine."""
+        if c.id in self._held:
             yield
+            return
+        with file_lock(self.root / "containers" / f"{c.id}.lock"):
+            self._held.add(c.id)
+            try:
+                yield
+            finally:
+                self._held.discard(c.id)
 
     def get(self, ref: str) -> Container:
         return self.refresh(self.records.get(ref))
@@ -136,11 +145,14 @@ class ContainerEngine:
         return c
 
     # -- start ---------------------------------------------------------------------------
-    def _setup(self, c: Container) -> Path:
+    def _setup(self, c: Container, overlap: Callable[[], Any] | None = None) -> Any:
         """Reserve ports, mount the rootfs, attach networks, write /etc files and config.json.
 
         The CNI plugins (execs that wait on the kernel) run in a thread while this one mounts
-        the root filesystem and writes config.json.
+        the root filesystem and writes config.json, and then runs `overlap` (the runtime's
+        `create`, which needs the netns but not its interfaces); its result comes back. The
+        /etc files are written before `overlap` (they are bind-mounted) and /etc/hosts again,
+        in place, once the container's address is known.
         """
         cdir = self.dir(c)
         ports: list[PortMapping] = []
@@ -161,7 +173,7 @@ class ContainerEngine:
         rootfs.mkdir(exist_ok=True)
         attach: Background | None = None
         try:
-            if netengine.create_netns(c):
+            if netengine.create_netns(c, self.root):
                 plan = netengine.plan(self.networks, c, ports)
                 attach = Background(netengine.attach, plan, c)
             self.images.mount(snapshot_key(c.id), rootfs)
@@ -177,6 +189,10 @@ class ContainerEngine:
             )  # fmt: skip
             c.config["env"] = spec["process"]["env"]
             bundle.write_config(cdir, spec)
+            result = None
+            if overlap is not None:
+                bundle.write_etc_files(cdir, c.config["hostname"], None, host)
+                result = overlap()
             if attach is not None:
                 c.config["networks_state"] = attach.result()
                 attach = None
@@ -188,7 +204,7 @@ class ContainerEngine:
                     c.config["networks_state"] = attach.result()
             self._teardown(c)
             raise
-        return cdir
+        return result
 
     def _teardown(self, c: Container, also: Callable[[], None] | None = None) -> None:
         """Release everything a running container holds; safe to call twice.
@@ -223,20 +239,31 @@ class ContainerEngine:
         """Start a created or exited container detached under conmon."""
         c = ref if isinstance(ref, Container) else self.get(ref)
         with self._locked(c):
-            c = self.refresh(self.records.get(c.id))
+            c = self._start_locked(c.id)
+        if netengine.on_user_network(c):
+            netengine.refresh_hosts(self.networks, self.records)
+        return c
+
+    def _start_locked(self, cid: str) -> Container:
+        """`start` with the container's lock held."""
+        if True:  # (kept indented as when it was start's locked block)
+            c = self.refresh(self.records.get(cid))
             if c.state == RUNNING:
                 return c
             self._teardown(c)  # leftovers of a previous run (nothing for a new container)
-            self._setup(c)
             c.config.pop("stopped_by_user", None)
-            try:
-                exit_cmd = [sys.executable, "-m", "dockyard.cli.main", "--root", str(self.root),
-                            "container", "cleanup", c.id]  # fmt: skip
-                opts = c.config["options"]
-                pid = monitor.start_monitor(
+            exit_cmd = [sys.executable, "-m", "dockyard.cli.main", "--root", str(self.root),
+                        "container", "cleanup", c.id]  # fmt: skip
+            opts = c.config["options"]
+
+            def create() -> int:  # conmon runs `runtime create` while CNI sets the network up
+                return monitor.start_monitor(
                     self.runtime, c.id, c.name, self._paths(c), tty=opts["tty"],
                     stdin_open=opts["interactive"], exit_command=exit_cmd,
                 )  # fmt: skip
+
+            try:
+                pid = self._setup(c, overlap=create)
                 self.runtime.start(c.id)
             except DockyardError as exc:
                 self._teardown(c)
@@ -247,14 +274,13 @@ class ContainerEngine:
             c.config.pop("error", None)
             self.records.update(c, state=RUNNING, pid=pid, started_at=now(), exit_code=0,
                                 finished_at=None)  # fmt: skip
-        if netengine.on_user_network(c):
-            netengine.refresh_hosts(self.networks, self.records)
         return c
 
     def run_attached(self, c: Container) -> int:
         """Foreground `run`: the runtime attached to our stdio; signals forwarded; exit code."""
         with self._locked(c):
-            cdir = self._setup(c)
+            self._setup(c)
+            cdir = self.dir(c)
             c.config["mode"] = "foreground"
             c.config["runner_pid"] = os.getpid()
             self.records.update(c, state=RUNNING, started_at=now())
@@ -341,15 +367,13 @@ class ContainerEngine:
         if not policy.should_restart(c.exit_code, c.restart_count, c.config.get("stopped_by_user", False)):
             return
         time.sleep(min(0.1 * 2**c.restart_count, 60.0))
-        try:
-            c = self.records.get(c.id)
-        except NotFound:
-            return
-        if c.state != EXITED or c.config.get("stopped_by_user"):
-            return
-        self.records.update(c, restart_count=c.restart_count + 1)
-        with suppress(DockyardError):
-            self.start(c.id)
+        with suppress(NotFound), self._locked(c):  # `stop` decides under the same lock
+            fresh = self.records.get(c.id)
+            if fresh.state != EXITED or fresh.config.get("stopped_by_user"):
+                return
+            self.records.update(fresh, restart_count=fresh.restart_count + 1)
+            with suppress(DockyardError):
+                self._start_locked(fresh.id)
 
     def wait(self, ref: str, poll: float = 0.05) -> int:
         c = self.get(ref)
@@ -368,20 +392,24 @@ class ContainerEngine:
 
     # -- stop / kill / remove ------------------------------------------------------------
     def stop(self, ref: str, timeout: float | None = None) -> Container:
-        c = self.get(ref)
+        c = self._mark_stopped(self.get(ref))  # also cancels a pending restart
         if c.state != RUNNING:
-            if c.state == EXITED and not c.config.get("stopped_by_user"):
-                c.config["stopped_by_user"] = True  # cancels a pending restart
-                self.records.update(c)
             return c
-        c.config["stopped_by_user"] = True
-        self.records.update(c)
         self.runtime.kill(c.id, c.config.get("stop_signal", "SIGTERM"))
         wait_for = 10.0 if timeout is None else timeout
         if not self._wait_exit(c, wait_for):
             self.runtime.kill(c.id, "KILL", all_processes=True)
             self._wait_exit(c, 10.0)
         return self.refresh(self.records.get(c.id))
+
+    def _mark_stopped(self, c: Container) -> Container:
+        """Record that the user stopped the container (no restart policy applies now)."""
+        with self._locked(c):
+            fresh = self.refresh(self.records.get(c.id))
+            if fresh.state in (RUNNING, EXITED) and not fresh.config.get("stopped_by_user"):
+                fresh.config["stopped_by_user"] = True
+                self.records.update(fresh)
+        return fresh
 
     def kill(self, ref: str, signal: str = "KILL") -> Container:
         import signal as signals
@@ -395,8 +423,7 @@ class ContainerEngine:
             sig = "SIG" + sig
         if not sig.isdigit() and not hasattr(signals, sig):
             raise Conflict(f"invalid signal: {signal}", hint="use a name like TERM or a number")
-        c.config["stopped_by_user"] = True
-        self.records.update(c)
+        c = self._mark_stopped(c)
         self.runtime.kill(c.id, sig)
         if sig in ("SIGKILL", "9"):
             self._wait_exit(c, 5.0)
@@ -415,8 +442,7 @@ class ContainerEngine:
                     " container before removing or force remove",
                     hint=f"use `dockyard rm -f {c.name}` or `dockyard stop {c.name}` first",
                 )
-            c.config["stopped_by_user"] = True
-            self.records.update(c)
+            c = self._mark_stopped(c)
             self.runtime.kill(c.id, "KILL", all_processes=True)
             self._wait_exit(c, 10.0)
             c = self.refresh(self.records.get(c.id))
@@ -449,7 +475,10 @@ class ContainerEngine:
 
     # -- queries -------------------------------------------------------------------------
     def list(self, all_: bool = False) -> list[Container]:
-        out = [self.refresh(c) for c in self.records.list()]
+        out = []
+        for c in self.records.list():
+            with suppress(NotFound):  # removed meanwhile (an exit command's --rm)
+                out.append(self.refresh(c))
         return out if all_ else [c for c in out if c.state == RUNNING]
 
     def inspect(self, ref: str) -> dict[str, Any]:

@@ -21,8 +21,15 @@ SPECIAL = ("none", "host")
 IFNAMES = [f"eth{i}" for i in range(16)]
 
 
-def netns_name(cid: str) -> str:
-    return f"dockyard-{cid[:16]}"
+def netns_prefix(root: Path) -> str:
+    """The start of the names of one store root's network namespaces (/run/netns/NAME)."""
+    import hashlib
+
+    return f"dockyard-{hashlib.sha256(str(root).encode()).hexdigest()[:6]}-"
+
+
+def netns_name(c: Container) -> str:
+    return str(c.config.get("netns_name") or f"dockyard-{c.id[:16]}")
 
 
 def validate_mode(networks: NetworkStore, mode: str) -> None:
@@ -80,14 +87,15 @@ def on_user_network(c: Container) -> bool:
     return any(n not in SPECIAL and n != DEFAULT_NETWORK for n in names)
 
 
-def create_netns(c: Container) -> str | None:
+def create_netns(c: Container, root: Path) -> str | None:
     """The container's network namespace for CNI networks (None for `none` and `host`).
 
     For `none` the runtime makes a fresh namespace itself and brings its loopback up.
     """
     if c.config["network_mode"] in SPECIAL:
         return None
-    path = cni.create_netns(netns_name(c.id))
+    c.config["netns_name"] = netns_prefix(root) + c.id[:12]
+    path = cni.create_netns(c.config["netns_name"])
     c.config["netns"] = path
     return path
 
@@ -141,7 +149,7 @@ def detach_plan(networks: NetworkStore, c: Container) -> list[tuple[dict[str, An
 def detach(steps: list[tuple[dict[str, Any], dict[str, Any]]], c: Container) -> None:
     """Drop the netns (the kernel deletes the veth pairs with it), then DEL every network
     (IP lease, port rules) with no netns given, so the plugins touch nothing inside it."""
-    cni.delete_netns(netns_name(c.id))
+    cni.delete_netns(netns_name(c))
     for conflist, info in steps:
         _del(conflist, info, c, "")
 

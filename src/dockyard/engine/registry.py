@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dockyard import reference
-from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unavailable
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.image import StoredImage
 from dockyard.store import Store
 from dockyard.transports.registry import auth
@@ -69,14 +69,18 @@ def logout(server: str | None, options: RegistryOptions | None = None) -> str:
 
 
 def _clients(ref: reference.Reference, options: RegistryOptions) -> list[RegistryClient]:
-    """Where to pull `ref` from: Docker Hub's mirrors first (if configured), then the registry."""
+    """Where to pull `ref` from: the registry's mirrors first (Docker Hub's "registry-mirrors",
+    or "mirrors" of another host in the config file), then the registry itself."""
     out = []
     if ref.domain == reference.DEFAULT_DOMAIN:
-        for mirror in options.mirrors:
-            scheme, _, host = mirror.partition("://")
-            if not host:
-                scheme, host = "https", mirror
-            out.append(RegistryClient(host.rstrip("/"), options, scheme=scheme))
+        mirrors = options.mirrors
+    else:
+        mirrors = options.registry_mirrors.get(ref.domain, ())
+    for mirror in mirrors:
+        scheme, _, host = mirror.partition("://")
+        if not host:
+            scheme, host = "", mirror
+        out.append(RegistryClient(host.rstrip("/"), options, scheme=scheme or None))
     out.append(RegistryClient(endpoint_host(ref.domain), options))
     return out
 
@@ -103,10 +107,11 @@ def pull(store: Store, text: str, *, platform: str | None = None, all_tags: bool
                     result.pulled.append(pull_image(store, client, one, progress, platform))
                     _report(result, progress, one)
                 return result
-            except (Unavailable, NotFound) as exc:  # a mirror that fails: try the next one
+            except DockyardError as exc:  # a mirror that fails (404, down, auth): the next one
                 last = exc
                 if client is clients[-1]:
                     raise
+                progress.message(f"mirror {client.host} failed ({exc.message}), trying the next")
         assert last is not None
         raise last
     finally:

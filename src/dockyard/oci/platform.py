@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _pyplatform
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,7 +125,7 @@ class Platform:
 def host_platform() -> Platform:
     """The platform of this machine, normalised (linux/amd64, linux/arm64, linux/arm/v7...)."""
     os_name = normalize_os(sys.platform if sys.platform != "linux" else "linux")
-    machine = _pyplatform.machine() or "amd64"
+    machine = os.uname().machine or "amd64"  # what platform.machine() reads, without its import
     variant = ""
     if machine.lower().startswith("armv"):
         variant = "v" + "".join(ch for ch in machine[4:] if ch.isdigit())[:1]

@@ -102,6 +102,14 @@ class _WritebackFile(io.RawIOBase):
     def fileno(self) -> int:
         return self._fd
 
+    def close(self) -> None:
+        """Close the descriptor (this object owns it); closing twice does nothing."""
+        if not self.closed:
+            try:
+                os.close(self._fd)
+            finally:
+                super().close()
+
     def write(self, data: ReadableBuffer, /) -> int:
         n = os.write(self._fd, data)
         self.size += n
@@ -171,15 +179,18 @@ class IngestFile:
         else:
             os.fchmod(fd, 0o644)
             os.rename(self.path, target)
-            _fsync_dir(target.parent)
             self._close()
+            _fsync_dir(target.parent)
         self.digest = digest
         return digest
 
     def _close(self) -> None:
-        raw, self._raw, self._file = self._raw, None, None
-        if raw is not None:
-            os.close(raw.fileno())
+        file, self._raw, self._file = self._file, None, None
+        if file is not None:
+            try:
+                file.close()  # flushes, then closes the descriptor (even if the flush fails)
+            except OSError:
+                pass  # only on the way to discarding the file
 
     def discard(self) -> None:
         """Drop the partial blob (idempotent)."""

@@ -52,31 +52,53 @@ def _off_options() -> str:
     return ",".join(found)
 
 
-def overlay_options(lowers: list[str], upper: str | None, work: str | None) -> str:
+def overlay_options(
+    lowers: list[str], upper: str | None, work: str | None, volatile: bool = False
+) -> str:
     options = "lowerdir=" + ":".join(lowers)
     if upper is not None and work is not None:
         options += f",upperdir={upper},workdir={work}"
+        if volatile:
+            options += ",volatile"
     extra = _off_options()
     return options + ("," + extra if extra else "")
 
 
+# -- build (issue 5): `volatile` overlay mounts -------------------------------------------
+def volatile_supported() -> bool:
+    """overlayfs has the `volatile` option (Linux 5.10+): no syncfs of the upper on unmount."""
+    release = os.uname().release.split(".")
+    try:
+        return (int(release[0]), int(release[1].split("-")[0])) >= (5, 10)
+    except (IndexError, ValueError):
+        return False
+
+
 def mount_overlay(
-    lowers: list[Path], upper: Path | None, work: Path | None, target: Path, base: Path
-) -> None:
+    lowers: list[Path], upper: Path | None, work: Path | None, target: Path, base: Path,
+    volatile: bool = False,
+) -> None:  # fmt: skip
     """Mount overlayfs on `target`; `lowers` top-most first, all paths under `base`.
 
     Short absolute paths go straight to mount(2); when they would not fit in one page
     (many layers) the mount runs in a child whose working directory is `base`, with
-    paths relative to it, as containerd and Docker do.
+    paths relative to it, as containerd and Docker do. `volatile` (where the kernel has it)
+    skips syncing the upper on unmount: for a mount used once whose upper is made durable
+    otherwise (a build step's layer); such an upper/work pair cannot be mounted again.
     """
+    volatile = volatile and upper is not None and volatile_supported()
     absolute = overlay_options(
-        [str(p) for p in lowers], str(upper) if upper else None, str(work) if work else None
-    )
+        [str(p) for p in lowers], str(upper) if upper else None, str(work) if work else None,
+        volatile,
+    )  # fmt: skip
     if len(absolute) <= _MAX_OPTIONS and not any(c in str(base) for c in ",:="):
         try:
             _mount("overlay", str(target), "overlay", 0, absolute)
             return
         except OSError as exc:
+            if volatile and exc.errno == errno.EINVAL:  # a kernel without it after all
+                mount_overlay(lowers, upper, work, target, base)
+                return
             raise Unavailable(
                 f"cannot mount overlay on {target}: {exc.strerror}",
                 hint="set DOCKYARD_SNAPSHOTTER=copy where overlayfs is not available",
@@ -87,7 +109,8 @@ def mount_overlay(
             return None
         return os.path.relpath(path, base) if any(c in str(path) for c in ",:=") else str(path)
 
-    relative = overlay_options([os.path.relpath(p, base) for p in lowers], short(upper), short(work))
+    relative = overlay_options([os.path.relpath(p, base) for p in lowers], short(upper), short(work),
+                               volatile)  # fmt: skip
     if len(relative) > _MAX_OPTIONS:
         raise Unavailable(
             f"too many layers to mount on {target} ({len(lowers)})",

@@ -284,8 +284,12 @@ class Snapshots:
             return Active(key, row["parent"], base / "fs", None, [])
         return Active(key, row["parent"], base / "fs", base / "work", self.lowerdirs(row["parent"]))
 
-    def mount(self, key: str, target: Path) -> None:
-        """Mount snapshot `key` on `target`: writable if active, read-only if committed."""
+    def mount(self, key: str, target: Path, *, volatile: bool = False) -> None:
+        """Mount snapshot `key` on `target`: writable if active, read-only if committed.
+
+        `volatile` (build steps, issue 5): an active overlay snapshot is mounted with overlayfs'
+        `volatile` option (no syncfs on unmount); mount it only once, then commit or remove it.
+        """
         row = self.need(key)
         target.mkdir(parents=True, exist_ok=True)
         if self.driver == "copy":
@@ -294,7 +298,7 @@ class Snapshots:
         if row["kind"] == "active":
             snap = self.active(key)
             lowers = snap.lowers or [self._empty()]
-            mounts.mount_overlay(lowers, snap.upper, snap.work, target, self.dir)
+            mounts.mount_overlay(lowers, snap.upper, snap.work, target, self.dir, volatile)
         else:
             lowers = self.lowerdirs(key)
             if len(lowers) == 1:
@@ -352,7 +356,7 @@ class Snapshots:
                             " size = ?, created = ? WHERE id = ?",
                             (chain, digest, result.size, time.time(), row["id"]),
                         )
-                    rmtree(self.dir / str(row["id"]) / "work")
+                    _remove_work(self.dir / str(row["id"]) / "work")
         return LayerBlob(digest, result.size)
 
     def _write_blob(self, produce: Callable[[Sink], DiffResult]) -> DiffResult:
@@ -405,6 +409,19 @@ class Snapshots:
 def rmtree(path: Path) -> None:
     if path.exists():
         subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], check=False)
+
+
+def _remove_work(work: Path) -> None:
+    """An overlay work dir: normally just an empty `work/work` (no `rm` process for that)."""
+    try:
+        with os.scandir(work) as it:
+            for entry in it:
+                os.rmdir(entry.path)
+        os.rmdir(work)
+    except FileNotFoundError:
+        pass
+    except OSError:  # leftovers of an interrupted copy-up
+        rmtree(work)
 
 
 def _copy_tree(source: Path, dest: Path) -> None:

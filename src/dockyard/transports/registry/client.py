@@ -27,6 +27,12 @@ from dockyard.transports.registry.auth import (
     get_credentials,
     parse_challenges,
 )
+from dockyard.transports.registry.tls import (
+    DEFAULT_CERTS_DIRS,
+    certs_dirs_from_env,
+    is_untrusted_certificate,
+    ssl_context,
+)
 
 DEFAULT_CONFIG = Path("/etc/dockyard/registries.json")
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
@@ -41,10 +47,12 @@ class AuthError(InvalidArgument):
 
 @dataclass
 class RegistryOptions:
-    """How to reach registries: insecure hosts, Docker Hub mirrors, retries."""
+    """How to reach registries: insecure hosts, mirrors, TLS files, retries."""
 
     insecure: tuple[str, ...] = ()
-    mirrors: tuple[str, ...] = ()
+    mirrors: tuple[str, ...] = ()  # Docker Hub's ("registry-mirrors")
+    registry_mirrors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # other hosts'
+    certs_dirs: tuple[Path, ...] = DEFAULT_CERTS_DIRS
     retries: int = 4
     backoff: float = 0.2
     timeout: float = 60.0
@@ -54,7 +62,9 @@ class RegistryOptions:
 
 def load_options(insecure: Iterable[str] = (), config: Path | None = None) -> RegistryOptions:
     """Options from the config file (`$DOCKYARD_REGISTRIES_CONF` or /etc/dockyard/registries.json,
-    keys "insecure-registries" and "registry-mirrors" as in Docker's daemon.json) plus flags."""
+    keys "insecure-registries" and "registry-mirrors" as in Docker's daemon.json, and
+    "mirrors": {"host[:port]": ["mirror[:port]", ...]} for registries other than Docker Hub)
+    plus flags; TLS files from certs.d directories (`$DOCKYARD_CERTS_D` overrides)."""
     path = config or Path(os.environ.get("DOCKYARD_REGISTRIES_CONF", str(DEFAULT_CONFIG)))
     data: dict[str, Any] = {}
     if path.is_file():
@@ -65,7 +75,13 @@ def load_options(insecure: Iterable[str] = (), config: Path | None = None) -> Re
                                   hint="fix the JSON or remove the file") from exc
     listed = [str(x) for x in data.get("insecure-registries") or []]
     mirrors = [str(x).rstrip("/") for x in data.get("registry-mirrors") or []]
-    return RegistryOptions(insecure=tuple([*listed, *insecure]), mirrors=tuple(mirrors))
+    others = data.get("mirrors") or {}
+    if not isinstance(others, dict):
+        raise InvalidArgument(f"{path}: \"mirrors\" must map registry hosts to lists of mirrors",
+                              hint='e.g. {"mirrors": {"registry.example:5000": ["mirror:5000"]}}')
+    per_host = {str(h): tuple(str(m).rstrip("/") for m in (v or [])) for h, v in others.items()}
+    return RegistryOptions(insecure=tuple([*listed, *insecure]), mirrors=tuple(mirrors),
+                           registry_mirrors=per_host, certs_dirs=certs_dirs_from_env())
 
 
 def is_insecure(host: str, insecure: Iterable[str]) -> bool:
@@ -136,7 +152,7 @@ class RegistryClient:
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
         self.http = httpx.Client(
-            verify=not self.insecure,
+            verify=ssl_context(host, self.options.certs_dirs, verify=not self.insecure),
             timeout=httpx.Timeout(self.options.timeout, connect=10.0),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
             follow_redirects=True,
@@ -183,6 +199,13 @@ class RegistryClient:
                     raise registry_error(resp, f"registry {self.host} /v2/ check")
                 return f"{scheme}://{self.host}"
             hint = "is the registry running? plain HTTP needs --insecure-registry"
+            if last is not None and is_untrusted_certificate(last):
+                dirs = " or ".join(str(d / self.host / "ca.crt") for d in self.options.certs_dirs)
+                raise Unavailable(
+                    f"registry {self.host} presented a certificate that is not trusted:"
+                    f" {_why(last)}",
+                    hint=f"put its CA certificate in {dirs}, or mark the registry insecure"
+                         f" with --insecure-registry {self.host}")
             if not self.insecure:
                 hint = f"for a plain-HTTP or self-signed registry pass --insecure-registry {self.host}"
             raise Unavailable(f"cannot reach registry {self.host}: {_why(last)}", hint=hint)
@@ -269,8 +292,8 @@ class RegistryClient:
                 req = self.http.build_request(method, url, headers=headers, content=content,
                                               params=params)
                 resp = self.http.send(req, stream=stream)
-            except httpx.TransportError:
-                if attempt == attempts - 1:
+            except httpx.TransportError as exc:
+                if attempt == attempts - 1 or is_untrusted_certificate(exc):
                     raise
                 self._sleep(attempt, None)
                 continue
