@@ -14,7 +14,7 @@ directory per run; deletion is deferred to the end (ext4 penalty, see peers/lib.
 Dirty pages are synced before every run. Peak RSS of our commands comes from wait4(),
 our server's from /proc/PID/status (VmHWM), one server process per image.
 
-  .venv/bin/python bench/bench_registry.py [--rounds 3] [--images flask,big] [--size-mb 500]
+  .venv/bin/python bench/bench_registry.py [--rounds 2] [--warmup 1] [--images flask,big] [--size-mb 500]
 """
 
 from __future__ import annotations
@@ -423,7 +423,7 @@ def _diff_ids(ref: str) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--images", default="flask,big")
     ap.add_argument("--size-mb", type=int, default=500)

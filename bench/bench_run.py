@@ -37,7 +37,7 @@ PYTHON = str(REPO / ".venv" / "bin" / "python")
 DOCKYARD = str(REPO / ".venv" / "bin" / "dockyard")
 BASE = Path(os.environ.get("BASE", "/tmp/bench-run"))
 IMAGE = "localhost/busybox:bench"
-sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "src")]
 
 
 def sh(args: list[str] | str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -98,8 +98,15 @@ class Env:
             sh([*cmd, "run", "--rm", IMAGE, "true"])
 
     def close(self) -> None:
+        """Remove the containers, and the bridge and NAT rules of dockyard's default network."""
         sh([*self.pm, "rm", "-af"], check=False)
         sh([*self.dy, "rm", "-f", *sh([*self.dy, "ps", "-aq"]).stdout.split()], check=False)
+        from dockyard.network.networks import NetworkStore
+        from dockyard.store.db import Database
+
+        db = Database(BASE / "dy-root" / "metadata.db")
+        NetworkStore(db, BASE / "dy-root").release_devices()
+        db.close()
 
 
 def start_rows(env: Env) -> dict[str, list[str]]:

@@ -99,7 +99,12 @@ def run(obj: Any, image: str, command: tuple[str, ...], **kw: Any) -> None:
         click.echo(c.id)
         return
     sys.stdout.flush()
-    code = eng.run_attached(c)
+    try:
+        code = eng.run_attached(c)
+    except DockyardError as exc:
+        if not getattr(exc, "reported", False):
+            raise
+        code = exc.exit_code  # the runtime already printed the one error line on our stderr
     _exit_now(code)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-import json
 import os
 import shutil
 import sqlite3
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.engine import networks as netengine
 from dockyard.engine.background import Background
+from dockyard.engine.container_queries import ContainerQueries
 from dockyard.engine.requests import CreateRequest, opts_from_json, opts_json, requested_ports
 from dockyard.engine.rootfs import ImageInfo as ImageInfo  # re-exported for ImageSource users
 from dockyard.engine.rootfs import ImageSource, StoreImages, snapshot_key
@@ -41,13 +40,12 @@ from dockyard.store.locking import file_lock
 if TYPE_CHECKING:  # imported where used, to keep `run` lean
     from dockyard.network.networks import NetworkStore
     from dockyard.network.ports import PortMapping
-    from dockyard.runtime import logs
     from dockyard.runtime.volumes import Volumes
 
 INIT_BINARIES = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/tini")
 
 
-class ContainerEngine:
+class ContainerEngine(ContainerQueries):
     """Container operations over one store root; every CLI container command calls only this."""
 
     def __init__(self, root: Path, runtime: str | None = None, images: ImageSource | None = None) -> None:
@@ -246,34 +244,33 @@ class ContainerEngine:
 
     def _start_locked(self, cid: str) -> Container:
         """`start` with the container's lock held."""
-        if True:  # (kept indented as when it was start's locked block)
-            c = self.refresh(self.records.get(cid))
-            if c.state == RUNNING:
-                return c
-            self._teardown(c)  # leftovers of a previous run (nothing for a new container)
-            c.config.pop("stopped_by_user", None)
-            exit_cmd = [sys.executable, "-m", "dockyard.cli.main", "--root", str(self.root),
-                        "container", "cleanup", c.id]  # fmt: skip
-            opts = c.config["options"]
+        c = self.refresh(self.records.get(cid))
+        if c.state == RUNNING:
+            return c
+        self._teardown(c)  # leftovers of a previous run (nothing for a new container)
+        c.config.pop("stopped_by_user", None)
+        exit_cmd = [sys.executable, "-m", "dockyard.cli.main", "--root", str(self.root),
+                    "container", "cleanup", c.id]  # fmt: skip
+        opts = c.config["options"]
 
-            def create() -> int:  # conmon runs `runtime create` while CNI sets the network up
-                return monitor.start_monitor(
-                    self.runtime, c.id, c.name, self._paths(c), tty=opts["tty"],
-                    stdin_open=opts["interactive"], exit_command=exit_cmd,
-                )  # fmt: skip
+        def create() -> int:  # conmon runs `runtime create` while CNI sets the network up
+            return monitor.start_monitor(
+                self.runtime, c.id, c.name, self._paths(c), tty=opts["tty"],
+                stdin_open=opts["interactive"], exit_command=exit_cmd,
+            )  # fmt: skip
 
-            try:
-                pid = self._setup(c, overlap=create)
-                self.runtime.start(c.id)
-            except DockyardError as exc:
-                self._teardown(c)
-                c.config["error"] = exc.message
-                self.records.update(c, exit_code=exc.exit_code)
-                raise
-            c.config["mode"] = "conmon"
-            c.config.pop("error", None)
-            self.records.update(c, state=RUNNING, pid=pid, started_at=now(), exit_code=0,
-                                finished_at=None)  # fmt: skip
+        try:
+            pid = self._setup(c, overlap=create)
+            self.runtime.start(c.id)
+        except DockyardError as exc:
+            self._teardown(c)
+            c.config["error"] = exc.message
+            self.records.update(c, exit_code=exc.exit_code)
+            raise
+        c.config["mode"] = "conmon"
+        c.config.pop("error", None)
+        self.records.update(c, state=RUNNING, pid=pid, started_at=now(), exit_code=0,
+                            finished_at=None)  # fmt: skip
         return c
 
     def run_attached(self, c: Container) -> int:
@@ -480,67 +477,6 @@ class ContainerEngine:
             with suppress(NotFound):  # removed meanwhile (an exit command's --rm)
                 out.append(self.refresh(c))
         return out if all_ else [c for c in out if c.state == RUNNING]
-
-    def inspect(self, ref: str) -> dict[str, Any]:
-        from dockyard.runtime.inspect import inspect as inspect_json
-
-        c = self.get(ref)
-        return inspect_json(c, str(self.dir(c)))
-
-    def ports(self, ref: str) -> builtins.list[PortMapping]:
-        from dockyard.network.ports import PortMapping
-
-        c = self.get(ref)
-        return [PortMapping.from_json(p) for p in c.config.get("ports", [])] if c.state == RUNNING else []
-
-    def logs(self, ref: str, *, follow: bool = False, tail: int | None = None,
-             since: float | None = None) -> Iterator[logs.LogEntry]:  # fmt: skip
-        from dockyard.runtime import logs
-
-        c = self.get(ref)
-        path = self._paths(c).log
-        entries = logs.read_entries(path)
-        yield from logs.select(entries, tail, since)
-        if follow and c.state == RUNNING:
-            offset = path.stat().st_size if path.exists() else 0
-            yield from logs.follow(path, offset, lambda: self._exit_code(c) is None)
-
-    def exec(self, ref: str, cmd: builtins.list[str], *, env: builtins.list[str], workdir: str | None,
-             user: str | None, tty: bool, interactive: bool, detach: bool) -> int:  # fmt: skip
-        c = self.get(ref)
-        if c.state != RUNNING:
-            raise Conflict(f"container {c.id} is not running", hint=f"start it: dockyard start {c.name}")
-        if not cmd:
-            raise Conflict("no command specified for exec", hint="dockyard exec NAME COMMAND")
-        cdir = self.dir(c)
-        base = json.loads((cdir / "config.json").read_text())
-        proc = bundle.process_spec(base, cmd, rootfs=cdir / "rootfs", env=env, workdir=workdir,
-                                   user=user, tty=tty)  # fmt: skip
-        pfile = cdir / f"exec-{os.getpid()}-{time.monotonic_ns()}.json"
-        pfile.write_text(json.dumps(proc))
-        try:
-            return self.runtime.exec(c.id, pfile, pfile.with_suffix(".log"), tty=tty,
-                                     detach=detach, stdin_open=interactive or tty)  # fmt: skip
-        finally:
-            pfile.unlink(missing_ok=True)
-            pfile.with_suffix(".log").unlink(missing_ok=True)
-
-    def top(self, ref: str) -> str:
-        c = self.get(ref)
-        if c.state != RUNNING:
-            raise Conflict(f"container {c.id} is not running", hint=f"start it: dockyard start {c.name}")
-        pids = self.runtime.pids(c.id)
-        if not pids:
-            return "UID PID PPID C STIME TTY TIME CMD\n"
-        import subprocess
-
-        out = subprocess.run(["ps", "-o", "uid,pid,ppid,c,stime,tty,time,cmd", "-p",
-                              ",".join(map(str, pids))], capture_output=True, text=True)  # fmt: skip
-        return out.stdout
-
-    def users_of_volume(self, name: str) -> builtins.list[str]:
-        return [c.id for c in self.records.list()
-                if any(m.get("name") == name for m in c.config["options"].get("mounts", []))]  # fmt: skip
 
 
 def containers_using_image(db: Database, image_id: str) -> list[str]:

@@ -133,7 +133,9 @@ class OciRuntime:
                 signal.signal(s, h)
         err = _read_error_log(log)
         if rc != 0 and err is not None:
-            raise runtime_failure(err)
+            exc = runtime_failure(err)
+            exc.reported = True  # type: ignore[attr-defined]  # runc printed it on our stderr
+            raise exc
         return rc
 
     def create(self, cid: str, bundle: Path, pid_file: Path, log: Path) -> None:
