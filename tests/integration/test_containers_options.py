@@ -91,3 +91,30 @@ def test_logs_tail_timestamps_since_follow(dy: Dockyard) -> None:
     t0 = time.monotonic()
     follow = dy("logs", "-f", "talker", timeout=15)  # ends when the container exits
     assert follow.stdout == "one\ntwo\nlate\n" and time.monotonic() - t0 < 10
+
+
+def test_interactive_stdin_and_a_real_terminal(dy: Dockyard) -> None:
+    out = dy("run", "--rm", "-i", "--network", "none", "busybox", "cat", input="hi\n")
+    assert out.stdout == "hi\n"
+    import os
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: dockyard on the pty, as a user's terminal would run it
+        os.execv(h.DOCKYARD[0], [*h.DOCKYARD, "--root", str(dy.root), "run", "--rm", "-it",
+                                 "--network", "none", "busybox", "sh", "-c", "tty; exit 5"])  # fmt: skip
+    out_b, deadline = b"", time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the pty closes when dockyard exits
+                break
+            if not chunk:
+                break
+            out_b += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 5
+    assert out_b.decode().strip().startswith("/dev/pts/")

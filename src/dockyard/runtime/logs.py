@@ -26,13 +26,17 @@ class LogEntry:
         return _parse_ts(self.timestamp)
 
 
+_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:?\d\d)?$")
+
+
 def _parse_ts(ts: str) -> float:
-    head, _, rest = ts.partition(".")
-    frac = "".join(ch for ch in rest if ch.isdigit())
-    tz = rest[len(frac) :] or "+00:00"
-    if tz in ("Z", "z"):
-        tz = "+00:00"
-    base = datetime.fromisoformat(head + tz).timestamp()
+    """RFC 3339 (nanoseconds allowed, as conmon writes them) -> Unix time."""
+    m = _TIMESTAMP.match(ts.strip())
+    if m is None:
+        raise ValueError(f"invalid timestamp {ts!r}")
+    whole, frac, tz = m.groups()
+    tz = "+00:00" if tz in (None, "Z", "z") else tz
+    base = datetime.fromisoformat(whole + tz).timestamp()
     return base + (float("0." + frac) if frac else 0.0)
 
 
