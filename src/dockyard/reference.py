@@ -103,10 +103,6 @@ class Reference:
     def with_digest(self, digest: str) -> Reference:
         return Reference(self.domain, self.path, self.tag, Digest(digest))
 
-    def trim(self) -> Reference:
-        """The repository alone, without tag and digest."""
-        return Reference(self.domain, self.path)
-
     def tag_name_only(self) -> Reference:
         """Adds `:latest` when there is neither a tag nor a digest (Docker's TagNameOnly)."""
         return self.with_tag(DEFAULT_TAG) if self.is_name_only else self

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 from typing import Any
 
+from dockyard.api import serialize
 from dockyard.engine import networks as netengine
 from dockyard.engine.containers import ContainerEngine, CreateRequest
 from dockyard.errors import Conflict, InvalidArgument, NotFound
@@ -189,16 +189,7 @@ def wait_container(eng: ContainerEngine, ref: str, condition: str, poll: float =
 
 async def json_object(request: Any) -> dict[str, Any]:
     """A request's JSON body as a dict ({} when empty)."""
-    data = await request.body()
-    if not data.strip():
-        return {}
-    try:
-        body = json.loads(data)
-    except ValueError:
-        raise InvalidArgument("invalid JSON in the request body", hint="send a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidArgument("the request body must be a JSON object", hint="send a JSON object")
-    return body
+    return serialize.parse_object(await request.body())
 
 
 def container(eng: ContainerEngine, ref: str) -> Container:
@@ -297,89 +288,13 @@ def network_settings(c: Container, doc: dict[str, Any]) -> None:
             entry.update({"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": ""})
 
 
-def _alias_lines(running: list[Container], c: Container, own_ip: str | None, known: set[str]) -> list[str]:
-    """hosts lines for the aliases `c` resolves on its user-defined networks (its own and its
-    running peers'), leaving out names the file has already."""
-    nets = {n for n in _joined(c) if n not in ("bridge", *netengine.SPECIAL)}
-    pairs = [(own_ip, a) for n in sorted(nets) for a in (c.config.get("aliases") or {}).get(n, []) if own_ip]
-    for other in running:
-        if other.id == c.id:
-            continue
-        for net, info in (other.config.get("networks_state") or {}).items():
-            if net in nets and info.get("IPAddress"):
-                pairs += [(info["IPAddress"], a) for a in (other.config.get("aliases") or {}).get(net, [])]
-    lines = []
-    for ip, alias in pairs:
-        if alias not in known:
-            known.add(alias)
-            lines.append(f"{ip}\t{alias}")
-    return lines
-
-
-def _names_in(text: str) -> set[str]:
-    return {name for line in text.splitlines() for name in line.split()[1:]}
-
-
 def refresh_hosts(eng: ContainerEngine) -> None:
-    """/etc/hosts of running containers on user-defined networks: peers by name and by alias.
-
-    The engine's own refresh knows container names only; this adds the aliases (compose's
-    service names), so it runs after every API call that starts or connects containers.
-    """
-    from dockyard.runtime.bundle import hosts_text
-
-    running = [c for c in eng.records.list() if c.state == RUNNING]
-    for c in running:
-        if not netengine.on_user_network(c) or c.config["network_mode"] in netengine.SPECIAL:
-            continue
-        ip = netengine.primary_ip(c)
-        text = hosts_text(c.config["hostname"], ip, netengine.peers_of(eng.records, c))
-        text += "".join(line + "\n" for line in _alias_lines(running, c, ip, _names_in(text)))
-        hosts = eng.records.container_dir(c.id) / "hosts"
-        with contextlib.suppress(OSError):
-            if hosts.read_text() != text:  # rewritten in place (a bind mount): only if needed
-                with open(hosts, "w") as fh:
-                    fh.write(text)
+    """/etc/hosts of running containers on user-defined networks: peers by name and by alias
+    (the engine's `peers_of` knows the aliases compose gives as service names)."""
+    netengine.refresh_hosts(eng.networks, eng.records)
 
 
 def start(eng: ContainerEngine, c: Container) -> None:
-    """`eng.start(c)`, with the aliases of the container's networks in its /etc/hosts before
-    its process runs: the engine writes the file without them, and a watcher thread adds them
-    as soon as it has (runc create and start take far longer than that)."""
-    stop = threading.Event()
-    watcher = None
-    if netengine.on_user_network(c):
-        watcher = threading.Thread(target=_add_aliases_when_written, args=(eng, c, stop), daemon=True)
-        watcher.start()
-    try:
-        eng.start(c)
-    finally:
-        stop.set()
-        if watcher is not None:
-            watcher.join()
-    refresh_hosts(eng)
-
-
-def _add_aliases_when_written(eng: ContainerEngine, c: Container, stop: threading.Event) -> None:
-    hosts = eng.records.container_dir(c.id) / "hosts"
-
-    def stamp() -> tuple[int, int] | None:
-        try:
-            st = hosts.stat()
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size
-
-    seen = stamp()
-    running = [o for o in eng.records.list() if o.state == RUNNING]
-    while not stop.is_set():  # the engine writes the file in its setup, and again once started
-        now_stamp = stamp()
-        if now_stamp is not None and now_stamp != seen and now_stamp[1] > 0:
-            text = hosts.read_text()
-            mine = [ln.split()[0] for ln in text.splitlines() if c.config["hostname"] in ln.split()[1:]]
-            lines = _alias_lines(running, c, mine[0] if mine else None, _names_in(text))
-            if lines:
-                with contextlib.suppress(OSError), open(hosts, "a") as fh:
-                    fh.write("".join(line + "\n" for line in lines))
-            seen = stamp()
-        time.sleep(0.002)
+    """`eng.start(c)`: the engine writes the aliases of the container's networks into its
+    /etc/hosts before its process runs, and refreshes its peers' files afterwards."""
+    eng.start(c)

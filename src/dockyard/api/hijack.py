@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from dockyard.api import execs, serialize
-from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.errors import DockyardError, NotFound
 from dockyard.runtime.containers import RUNNING
 
 ATTACH = re.compile(r"^(?:/v[0-9.]+)?/containers/([^/]+)/attach$")
@@ -125,15 +125,7 @@ class Hijacked:
         """The request body (Content-Length bytes read off the connection) as a JSON object."""
         length = self.headers.get("content-length", "0")
         data = await self.raw.read_exactly(int(length) if length.isdigit() else 0)
-        if not data.strip():
-            return {}
-        try:
-            body = json.loads(data)
-        except ValueError:
-            raise InvalidArgument("invalid JSON in the request body", hint="send a JSON object") from None
-        if not isinstance(body, dict):
-            raise InvalidArgument("the request body must be a JSON object", hint="send a JSON object")
-        return body
+        return serialize.parse_object(data)
 
 
 class ApiHijacker:

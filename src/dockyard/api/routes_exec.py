@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,19 +29,6 @@ def _engine(request: Request) -> ContainerEngine:
     return ContainerEngine(request.app.state.root, runtime=request.app.state.runtime)
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    data = await request.body()
-    if not data.strip():
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidArgument("invalid JSON in the request body", hint="send a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidArgument("the request body must be a JSON object", hint="send a JSON object")
-    return body
-
-
 def _running_container(request: Request, ref: str) -> str:
     eng = _engine(request)
     try:
@@ -55,14 +41,14 @@ def _running_container(request: Request, ref: str) -> str:
 
 
 async def create(request: Request) -> Response:
-    body = await _body(request)
+    body = serialize.parse_object(await request.body())
     cid = await run_in_threadpool(_running_container, request, request.path_params["id"])
     rec = _registry(request).create(cid, body)
     return JSONResponse({"Id": rec.id}, status_code=201)
 
 
 async def start(request: Request) -> Response:
-    body = await _body(request)
+    body = serialize.parse_object(await request.body())
     registry = _registry(request)
     rec = registry.get(request.path_params["id"])
     prep = await run_in_threadpool(execs.prepare, _engine(request), rec)

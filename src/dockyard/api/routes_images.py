@@ -84,11 +84,11 @@ def save_images(request: Request) -> Response:
     if "name" in request.path_params:
         names = [request.path_params["name"]]
     store = _store(request)
-    transfer.save_items(store, names)  # unknown names answer 404 before the body starts
+    items = transfer.save_items(store, names)  # unknown names answer 404 before the body starts
 
     def job(emit: Emitter) -> None:
         writer = io.BufferedWriter(EmitWriter(emit), 1 << 20)
-        transfer.save(store, names, cast(Any, writer))
+        transfer.write_archive(items, cast(Any, writer))
         writer.flush()
 
     return StreamingResponse(run_streaming(job, lambda exc: None),

@@ -31,6 +31,19 @@ def error_body(exc: DockyardError) -> dict[str, str]:
     return {"message": message}
 
 
+def parse_object(data: bytes) -> dict[str, Any]:
+    """A request body as a JSON object ({} when empty); InvalidArgument otherwise."""
+    if not data.strip():
+        return {}
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise InvalidArgument("invalid JSON in the request body", hint="send a JSON object") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("the request body must be a JSON object", hint="send a JSON object")
+    return body
+
+
 def json_line(obj: dict[str, Any]) -> bytes:
     """One message of a JSON progress stream (pull, load, build)."""
     return json.dumps(obj).encode() + b"\r\n"

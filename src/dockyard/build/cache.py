@@ -55,11 +55,14 @@ def drop_dangling(store: Store) -> int:
 def prune_for_images(store: Store, *, all: bool) -> int:
     """The build cache's part of `image prune` (run after the images went, before GC): the
     dangling records, or with `all` (`image prune -a`) every record, as `builder prune -a`."""
-    return prune(store, collect=False) if all else drop_dangling(store)
+    return prune(store, collect=False, mounts=False) if all else drop_dangling(store)
 
 
-def prune(store: Store, *, older_than: float | None = None, collect: bool = True) -> int:
+def prune(store: Store, *, older_than: float | None = None, collect: bool = True,
+          mounts: bool = True) -> int:  # fmt: skip
     """Drop cache records (all, or those unused for `older_than` seconds); then collect blobs.
+    Dropping all also removes the `RUN --mount=type=cache` directories (unless `mounts` is
+    False) that no running build holds.
 
     Returns the number of records dropped. Blobs and snapshots still used by images stay.
     """
@@ -76,6 +79,10 @@ def prune(store: Store, *, older_than: float | None = None, collect: bool = True
             )
         dropped = cur.rowcount
     replay.forget_all(store)  # a replay stands for a build that hit the cache everywhere
+    if mounts and older_than is None:
+        from dockyard.build import mount_cache
+
+        mount_cache.prune(store)
     if collect:
         gc.collect(store)
     return int(dropped)

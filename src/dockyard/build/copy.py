@@ -5,7 +5,11 @@
 - missing parents are created (0755, owned by the --chown user or root);
 - context files are owned by root (or --chown); `COPY --from` keeps owners unless --chown;
 - `--chmod` sets the mode of everything copied; mtimes are kept;
-- ADD extracts a local tar archive (plain, gzip, bzip2, xz) into the destination directory.
+- ADD extracts a local tar archive (plain, gzip, bzip2, xz) into the destination directory;
+- `--exclude=PATTERN` (.dockerignore syntax) leaves out what matches below each source (the
+  matched source itself is always copied, as BuildKit's copier does);
+- `--parents` keeps each source's path below the context root, or below the pivot `/./` in it,
+  creating the parent directories with their source metadata.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.build.context import BuildContext, ContextEntry
+from dockyard.dockerfile.ignore import PatternMatcher
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.users import resolve_in_root
 
@@ -44,6 +49,7 @@ class CopySource:
     mode: int = 0o644
     mtime: float | None = None
     unpack: bool = False  # ADD of a local archive extracts it
+    below: list[str] | None = None  # --parents: each entry's path below the pivot
 
 
 def dest_path(workdir: str, dest: str) -> str:
@@ -113,11 +119,19 @@ def is_archive(path: Path) -> bool:
 class Copier:
     """Copies resolved sources into `rootfs` at `dest` (absolute, maybe ending in `/`)."""
 
-    def __init__(self, rootfs: Path, dest: str, owner: Owner, mode: int | None) -> None:
+    def __init__(self, rootfs: Path, dest: str, owner: Owner, mode: int | None,
+                 exclude: PatternMatcher | None = None, prefix: str = "") -> None:  # fmt: skip
         self.rootfs = rootfs
         self.dest = dest
         self.owner = owner
         self.mode = mode
+        self.exclude = exclude if exclude else None  # --exclude, relative to the copied root
+        self.prefix = prefix  # where this copy's root sits below the --exclude base
+
+    def _excluded(self, rel: str) -> bool:
+        if self.exclude is None or not rel:
+            return False
+        return self.exclude.matches(posixpath.join(self.prefix, rel) if self.prefix else rel)
 
     # -- paths ---------------------------------------------------------------------------
     def _inside(self, path: str) -> Path:
@@ -149,7 +163,8 @@ class Copier:
     # -- one source ----------------------------------------------------------------------
     def copy(self, sources: list[CopySource]) -> None:
         matched = sum(len(s.entries) if s.context else 1 for s in sources)
-        into_dir = self.dest.endswith("/") or self._is_dir(self.dest)
+        parents = any(s.below is not None for s in sources)
+        into_dir = parents or self.dest.endswith("/") or self._is_dir(self.dest)
         if matched > 1 and not into_dir:
             raise InvalidArgument(
                 "When using COPY with more than one source file, the destination must be a"
@@ -158,11 +173,48 @@ class Copier:
             )
         for source in sources:
             if source.context is not None:
-                for entry in source.entries:
-                    self._copy_entry(source.context, entry, into_dir, source.unpack)
+                for i, entry in enumerate(source.entries):
+                    if source.below is not None:
+                        self._copy_with_parents(source.context, entry, source.below[i])
+                    else:
+                        self._copy_entry(source.context, entry, into_dir, source.unpack)
             elif source.file is not None:
                 self._copy_file_to(source.file, source.name, into_dir, source.mode, source.mtime,
                                    0, 0, source.unpack)  # fmt: skip
+
+    def _copy_with_parents(self, context: BuildContext, entry: ContextEntry, below: str) -> None:
+        """COPY --parents: `entry` goes to dest/below; the directories on the way get their
+        source's mode, owner and mtime."""
+        if below in ("", "."):
+            self._copy_entry(context, entry, True, False)
+            return
+        if self._excluded(below):
+            return
+        base = posixpath.join(self.dest, "")
+        parts = below.split("/")
+        made: list[tuple[Path, float]] = []
+        self._mkdirs(base)
+        for i in range(1, len(parts)):
+            target = self._inside(base + "/".join(parts[:i]))
+            if target.is_dir():
+                continue
+            st = os.stat(entry.path.parents[len(parts) - 1 - i])
+            self._replace(target)
+            target.mkdir(mode=0o700)
+            self._chown(target, st.st_uid, st.st_gid)
+            os.chmod(target, self.mode if self.mode is not None else stat.S_IMODE(st.st_mode))
+            made.append((target, st.st_mtime))
+        inner = Copier(self.rootfs, base + below, self.owner, self.mode, self.exclude,
+                       posixpath.join(self.prefix, below) if self.prefix else below)  # fmt: skip
+        inner._copy_entry(context, entry, False, False)
+        if entry.kind == "dir":
+            target = self._inside(base + below)
+            st = os.stat(entry.path)
+            self._chown(target, st.st_uid, st.st_gid)
+            os.chmod(target, self.mode if self.mode is not None else stat.S_IMODE(st.st_mode))
+            made.append((target, st.st_mtime))
+        for target, mtime in reversed(made):
+            os.utime(target, (mtime, mtime))
 
     def _copy_entry(
         self, context: BuildContext, entry: ContextEntry, into_dir: bool, unpack: bool
@@ -224,7 +276,11 @@ class Copier:
         prefix = top.relpath
         for entry in _walk(context, top):
             rel = entry.relpath[len(prefix):].lstrip("/") if prefix else entry.relpath
+            if self._excluded(rel):
+                continue
             target = base / rel if rel else base
+            if self.exclude is not None and self.exclude.exclusions:
+                target.parent.mkdir(parents=True, exist_ok=True)  # its parent may be excluded
             st = os.lstat(entry.path)
             if entry.kind == "dir":
                 if rel:
@@ -268,15 +324,57 @@ def source_entries(context: BuildContext, pattern: str) -> list[ContextEntry]:
     return context.resolve_source(pattern)
 
 
-def entries_digest(context: BuildContext, entries: list[ContextEntry]) -> str:
-    """Content digest of the matched roots and, for directories, everything below them."""
+def entries_digest(context: BuildContext, entries: list[ContextEntry],
+                   exclude: PatternMatcher | None = None,
+                   below: list[str] | None = None) -> str:  # fmt: skip
+    """Content digest of the matched roots and, for directories, everything below them (what
+    `exclude` leaves out does not count; `below`: each root's path below the --parents pivot)."""
     everything: list[ContextEntry] = []
-    for entry in entries:
-        if entry.kind == "dir":
-            everything.extend(_walk(context, entry))
-        else:
+    for i, entry in enumerate(entries):
+        base = below[i] if below is not None else ""
+        if exclude and base not in ("", ".") and exclude.matches(base):
+            continue
+        if entry.kind != "dir":
             everything.append(entry)
+            continue
+        for sub in _walk(context, entry):
+            rel = sub.relpath[len(entry.relpath):].lstrip("/") if entry.relpath else sub.relpath
+            full = posixpath.join(base, rel) if base not in ("", ".") else rel
+            if exclude and rel and exclude.matches(full):
+                continue
+            everything.append(sub)
     return context.digest(everything)
+
+
+def split_pivot(src: str) -> tuple[str, str]:
+    """COPY --parents: (the directory the kept path starts below, the pattern): `a/./b/*`
+    keeps `b/...`; without `/./` the whole path is kept."""
+    parent, sep, pattern = src.partition("/./")
+    if not sep:
+        parent, pattern = "", src
+    return parent, posixpath.normpath("/" + pattern).lstrip("/")
+
+
+def parents_source(context: BuildContext, src: str, exclude: PatternMatcher | None) -> CopySource:
+    """One `COPY --parents` source: its matches (none is no error, as in BuildKit, which reads
+    it as an include pattern) and each one's path below the pivot."""
+    from dockyard.errors import NotFound
+
+    pivot, pattern = split_pivot(src)
+    pivot_rel = posixpath.normpath("/" + pivot).lstrip("/")
+    try:
+        entries = context.resolve_source(posixpath.join(pivot_rel, pattern) or ".")
+    except NotFound:
+        entries = []
+    below = []
+    for entry in entries:
+        rel = entry.relpath
+        if pivot_rel and (rel == pivot_rel or rel.startswith(pivot_rel + "/")):
+            rel = rel[len(pivot_rel):].lstrip("/")
+        elif pivot_rel:
+            rel = posixpath.basename(rel)
+        below.append(rel or ".")
+    return CopySource(context=context, entries=entries, below=below)
 
 
 def file_mode(path: Path) -> int:

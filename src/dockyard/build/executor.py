@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from dockyard.build import imaging, meta, planner
 from dockyard.build.context import BuildContext
 from dockyard.build.copy import Copier, Owner, dest_path, parse_chmod, resolve_chown
-from dockyard.build.layers import readonly_rootfs, writable_layer
+from dockyard.build.layers import LayerWork, readonly_rootfs, writable_layer
 from dockyard.build.options import BuildOptions
 from dockyard.build.progress import Progress, Vertex
-from dockyard.build.sources import is_url, prepare, resolve_late
+from dockyard.build.sources import exclude_of, is_url, prepare, resolve_late
 from dockyard.build.stepcache import BuildCache, step_key
 from dockyard.dockerfile.commands import Add, Arg, Command, Copy, Run, Workdir
 from dockyard.dockerfile.expand import StageEnv, Step
@@ -25,6 +25,13 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.image import StoredImage
 from dockyard.oci.config import ImageConfig, now
 from dockyard.store import Store
+
+
+class Canceled(DockyardError):
+    """A stage stopped because another stage of the build failed."""
+
+    code = "build_canceled"
+    exit_code = 1
 
 
 class StepFailed(DockyardError):
@@ -36,12 +43,19 @@ class StepFailed(DockyardError):
 
 @dataclass
 class _StageState:
+    """A stage being built. `image` is the last image written to the store; metadata-only
+    steps after it change only `config` (BuildKit keys them on the previous step's key, `key`,
+    and writes no image for them), and `dirty` says the stage's image is still to be written."""
+
     plan: planner.StagePlan
     image: StoredImage
     tracker: StageEnv
+    config: ImageConfig
+    key: str
     flags: meta.StageFlags = field(default_factory=meta.StageFlags)
     declared: list[str] = field(default_factory=list)
     cache_ok: bool = True
+    dirty: bool = False
 
 
 def _canonical(command: Command) -> dict[str, Any]:
@@ -74,13 +88,15 @@ class Executor:
         self, store: Store, context: BuildContext, dockerfile: Dockerfile, lines: list[str],
         options: BuildOptions, progress: Progress, pull: Callable[[str], None] | None = None,
     ) -> None:  # fmt: skip
-        self.store = store
+        self.main_store = store
+        self._local = threading.local()  # a stage thread's own Store and BuildCache
+        self._stores: list[Store] = []
         self.context = context
         self.dockerfile = dockerfile
         self.lines = lines
         self.opts = options
         self.progress = progress
-        self.cache = BuildCache(store, enabled=not options.no_cache)
+        self.main_cache = BuildCache(store, enabled=not options.no_cache)
         self.results: dict[int, StoredImage] = {}
         self.stage_states: dict[int, _StageState] = {}  # finished stages (their ARGs)
         self.filename = dockerfile.ast.filename
@@ -88,15 +104,36 @@ class Executor:
         self.externals: dict[str, str] = {}  # image names the build resolved -> image IDs
         self.used_keys: list[str] = []  # cache keys of every step (linked to the result)
         self.volatile = False  # read something outside the context (ADD of a URL)
+        self.cancel: threading.Event | None = None  # set when a parallel stage failed
+
+    @property
+    def store(self) -> Store:
+        """The Store of the calling thread (a stage thread has its own)."""
+        store: Store = getattr(self._local, "store", None) or self.main_store
+        return store
+
+    @property
+    def cache(self) -> BuildCache:
+        cache: BuildCache = getattr(self._local, "cache", None) or self.main_cache
+        return cache
 
     # -- whole build ---------------------------------------------------------------------
     def run(self) -> StoredImage:
         plan = planner.plan(self.dockerfile, self.opts.target, self.opts.build_args,
                             self.opts.platform)  # fmt: skip
         self.plan = plan
-        for sp in plan.stages:
+        if len(plan.stages) == 1:
+            sp = plan.stages[0]
             self.results[sp.stage.index] = self._stage(sp)
-        final = self.results[plan.target.stage.index]
+        else:
+            from dockyard.build import parallel
+
+            try:
+                parallel.run_stages(self, plan)
+            finally:
+                for store in self._stores:
+                    store.close()
+        final = StoredImage(self.main_store, self.results[plan.target.stage.index].record)
         if self.opts.labels:
             config = final.config
             labels = {**(config.cfg.labels or {}), **self.opts.labels}
@@ -106,6 +143,18 @@ class Executor:
         return final
 
     # -- stages --------------------------------------------------------------------------
+    def stage_in_thread(self, sp: planner.StagePlan) -> StoredImage:
+        """Build one stage on a worker thread, through a Store of its own."""
+        store = Store(self.main_store.root)
+        self._stores.append(store)
+        self._local.store = store
+        self._local.cache = BuildCache(store, enabled=not self.opts.no_cache)
+        return self._stage(sp)
+
+    def _check_canceled(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Canceled("canceled: another stage failed")
+
     def _stage(self, sp: planner.StagePlan) -> StoredImage:
         image = self._base(sp)
         triggers = self._triggers(image)
@@ -115,7 +164,7 @@ class Executor:
             sp.total += sum(isinstance(c, planner.LAYER_KINDS) for c in triggers)
         tracker = StageEnv(image.config.cfg.env or (), self.opts.build_args, self.plan.scope,
                            self.dockerfile.escape)  # fmt: skip
-        state = _StageState(sp, image, tracker)
+        state = _StageState(sp, image, tracker, image.config, image.id)
         state.cache_ok = not self.opts.no_cache
         if sp.base_stage is not None:  # BuildKit: a stage on a stage inherits its ARGs (values
             base = self.stage_states[sp.base_stage]  # and the `RUN |N K=V` list), in order
@@ -123,13 +172,29 @@ class Executor:
             tracker.declared |= base.tracker.declared
             state.declared = list(base.declared)
         for command in [*triggers, *sp.stage.commands]:
+            self._check_canceled()
             try:
                 step = tracker.step(command)
             except DockyardError as exc:
                 raise self._located(exc, command) from exc
             state.image = self._dispatch(state, step, command)
+        state.image = self._materialize(state)
         self.stage_states[sp.stage.index] = state
         return state.image
+
+    def _materialize(self, state: _StageState) -> StoredImage:
+        """The stage's image after its last step: written (once) when metadata-only steps
+        followed the last stored image, reusing the cached one when every step hit."""
+        if not state.dirty:
+            return state.image
+        self.used_keys.append(state.key)
+        if state.cache_ok:
+            hit = self.cache.get(state.key)
+            if hit is not None:
+                return hit
+        image = imaging.store_image(self.store, state.config, state.image.layers)
+        self.cache.put(state.key, image)
+        return image
 
     def _base(self, sp: planner.StagePlan) -> StoredImage:
         if sp.base_stage is not None:
@@ -197,7 +262,7 @@ class Executor:
         if isinstance(command, Arg):
             return self._arg(state, step, command)
         if isinstance(command, meta.META_KINDS):
-            config, created_by = meta.apply_meta(state.image.config, command, state.flags)
+            config, created_by = meta.apply_meta(state.config, command, state.flags)
             return self._meta_step(state, step, config, created_by)
         if isinstance(command, Workdir):
             return self._workdir(state, step, command)
@@ -210,18 +275,14 @@ class Executor:
     def _meta_step(
         self, state: _StageState, step: Step, config: ImageConfig, created_by: str | None
     ) -> StoredImage:
-        parent = state.image
+        """A metadata-only step: keyed on the previous step's key, applied to the config in
+        memory (the stage's image is written once, by _materialize or the next layer step)."""
         details = _canonical(step.command)
-        key = step_key(parent.id, created_by or "", details, self._used_args(state, step))
-        self.used_keys.append(key)
-        if state.cache_ok:
-            hit = self.cache.get(key)
-            if hit is not None:
-                return hit
+        state.key = step_key(state.key, created_by or "", details, self._used_args(state, step))
         entry = imaging.history(now(), created_by, True) if created_by is not None else None
-        image = imaging.add_step(self.store, parent, config, entry, None)
-        self.cache.put(key, image)
-        return image
+        state.config = imaging.with_entry(config, entry)
+        state.dirty = True
+        return state.image
 
     def _arg(self, state: _StageState, step: Step, command: Arg) -> StoredImage:
         parts = []
@@ -230,35 +291,41 @@ class Executor:
                 state.declared.append(pair.name)
             value = state.tracker.args.get(pair.name)
             parts.append(pair.name if value is None else f"{pair.name}={value}")
-        return self._meta_step(state, step, state.image.config, "ARG " + " ".join(parts))
+        return self._meta_step(state, step, state.config, "ARG " + " ".join(parts))
 
     def _layer_step(
         self, state: _StageState, step: Step, label: str, config: ImageConfig, created_by: str,
-        work: Callable[[Path, Vertex], None], sources: str = "", extra: dict[str, Any] | None = None,
+        work: Callable[[LayerWork, Vertex], None], sources: str = "", extra: dict[str, Any] | None = None,
     ) -> StoredImage:  # fmt: skip
         parent = state.image
         vertex = self.progress.vertex(state.plan.label(label))
         details = {**_canonical(step.command), **(extra or {})}
-        key = step_key(parent.id, created_by, details, self._used_args(state, step), sources)
+        key = step_key(state.key, created_by, details, self._used_args(state, step), sources)
+        state.key = key
         self.used_keys.append(key)
         if state.cache_ok:
             hit = self.cache.get(key)
             if hit is not None:
                 vertex.cached()
+                state.config, state.dirty = hit.config, False
                 return hit
         state.cache_ok = False  # a miss invalidates the rest of the stage
         try:
             with writable_layer(self.store, parent) as layer:
-                work(layer.rootfs, vertex)
+                work(layer, vertex)
         except DockyardError as exc:
             self._fail(vertex, step.command, exc)
         entry = imaging.history(now(), created_by, layer.result is None)
         image = imaging.add_step(self.store, parent, config, entry, layer.result)
         self.cache.put(key, image)
+        state.config, state.dirty = image.config, False
         vertex.done()
         return image
 
     def _fail(self, vertex: Vertex, command: Command, exc: DockyardError) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            vertex.canceled()  # another stage failed first: its error is the build's
+            raise Canceled("canceled: another stage failed") from exc
         vertex.error(exc.message)
         line = max(command.line, 1)
         end = max(command.node.end_line, line)
@@ -271,16 +338,17 @@ class Executor:
         raise StepFailed(f"failed to solve: {exc.message}", exc.hint) from exc
 
     def _workdir(self, state: _StageState, step: Step, command: Workdir) -> StoredImage:
-        config, wd = meta.workdir_config(state.image.config, command)
+        config, wd = meta.workdir_config(state.config, command)
         created_by = f"WORKDIR {wd}"
         if wd == "/":
             return self._meta_step(state, step, config, created_by)
         user = config.cfg.user
 
-        def work(rootfs: Path, _vertex: Vertex) -> None:
+        def work(layer: LayerWork, _vertex: Vertex) -> None:
             from dockyard.build.copy import Copier, Owner
             from dockyard.runtime.users import resolve_user
 
+            rootfs = layer.rootfs
             owner = Owner(0, 0)
             if user:
                 resolved = resolve_user(rootfs, user)
@@ -290,37 +358,51 @@ class Executor:
         return self._layer_step(state, step, _display(command), config, created_by, work)
 
     def _run(self, state: _StageState, step: Step, command: Run) -> StoredImage:
+        from dockyard.build import mounts as run_mounts
         from dockyard.build import run_step
 
-        if command.mounts:
-            raise self._located(
-                InvalidArgument("RUN --mount is not supported yet", hint="remove --mount"), command
-            )
-        config = state.image.config
+        config = state.config
         args, files = _run_args(config, command)
         env_map = dict(e.partition("=")[::2] for e in config.cfg.env or ())
         stage_args = [(n, env_map.get(n, state.tracker.args.get(n, ""))) for n in state.declared]
         created_by = meta.run_created_by(args, stage_args)
         network = run_step.network_mode(command.network or self.opts.network)
+        workdir = config.cfg.working_dir or "/"
         request = run_step.RunRequest(
             args=args, env=step.run_env(self.opts.build_args), user=config.cfg.user,
-            workdir=config.cfg.working_dir or "/", network=network, files=files,
+            workdir=workdir, network=network, files=files,
         )  # fmt: skip
+        images = {m.from_: self._from_image(state, m.from_, command)
+                  for m in command.mounts if m.from_}  # fmt: skip
+        try:
+            mount_keys = run_mounts.key_details(command.mounts, self.context, images)
+        except DockyardError as exc:
+            raise self._located(exc, command) from exc
 
-        def work(rootfs: Path, vertex: Vertex) -> None:
-            run_step.run(self.store, rootfs, request, vertex.log, self.opts.runtime)
+        def work(layer: LayerWork, vertex: Vertex) -> None:
+            if not command.mounts:
+                layer.prunable = run_step.run(self.store, layer.rootfs, request, vertex.log,
+                                              self.opts.runtime, self.cancel)  # fmt: skip
+                return
+            with run_mounts.prepared(
+                self.store, layer.rootfs, workdir, command.mounts, context=self.context,
+                images=images, secrets=self.opts.secrets,
+            ) as prepared:  # fmt: skip
+                req = dataclasses.replace(request, env=[*request.env, *prepared.env],
+                                          mounts=prepared.mounts)  # fmt: skip
+                layer.prunable = run_step.run(self.store, layer.rootfs, req, vertex.log,
+                                              self.opts.runtime, self.cancel)  # fmt: skip
 
-        extra = {"run_env": step.run_env(None), "network": network}
+        extra: dict[str, Any] = {"run_env": step.run_env(None), "network": network}
+        if mount_keys:
+            extra["mounts"] = mount_keys
         return self._layer_step(state, step, _display(command), config, created_by, work,
                                 extra=extra)  # fmt: skip
 
     def _copy(self, state: _StageState, step: Step, command: Copy | Add) -> StoredImage:
-        config = state.image.config
+        config = state.config
         dest = dest_path(config.cfg.working_dir or "/", command.dest)
         mode = parse_chmod(command.chmod)
-        if isinstance(command, Copy) and (command.parents or command.exclude):
-            raise self._located(InvalidArgument("COPY --parents/--exclude are not supported yet"),
-                                command)  # fmt: skip
         from_image = self._copy_from(state, command) if isinstance(command, Copy) else None
         if isinstance(command, Add) and any(is_url(src) for src in command.sources):
             self.volatile = True
@@ -336,15 +418,17 @@ class Executor:
             sources = prepared.digest + (f" from {from_image.id}" if from_image else "")
             created_by = _copy_created_by(command)
 
-            def work(rootfs: Path, _vertex: Vertex) -> None:
+            def work(layer: LayerWork, _vertex: Vertex) -> None:
+                rootfs = layer.rootfs
                 owner = resolve_chown(rootfs, command.chown) if command.chown else Owner(0, 0)
+                exclude = exclude_of(command)
                 if from_image is None:
-                    Copier(rootfs, dest, owner, mode).copy(prepared.sources)
+                    Copier(rootfs, dest, owner, mode, exclude).copy(prepared.sources)
                     return
                 with readonly_rootfs(self.store, from_image) as src_root:
                     resolve_late(prepared, command, BuildContext(src_root))
                     keep = owner if command.chown else Owner(None, None)
-                    Copier(rootfs, dest, keep, mode).copy(prepared.sources)
+                    Copier(rootfs, dest, keep, mode, exclude).copy(prepared.sources)
 
             return self._layer_step(state, step, _display(command), config, created_by, work,
                                     sources=sources, extra={"dest": dest})  # fmt: skip
@@ -354,9 +438,10 @@ class Executor:
             shutil.rmtree(work_dir, ignore_errors=True)
 
     def _copy_from(self, state: _StageState, command: Copy) -> StoredImage | None:
-        ref = command.from_
-        if not ref:
-            return None
+        return self._from_image(state, command.from_, command) if command.from_ else None
+
+    def _from_image(self, state: _StageState, ref: str, command: Command) -> StoredImage:
+        """The stage (by name or index) or image a `--from=` / `from=` names."""
         stages = self.dockerfile.stages
         current = state.plan.stage.index
         if ref.isdigit():
@@ -364,7 +449,7 @@ class Executor:
             if index >= current:
                 raise self._located(InvalidArgument(
                     f"invalid stage index {index}: it needs to be defined before the current stage",
-                    hint="COPY --from=N names an earlier stage by its number"), command)  # fmt: skip
+                    hint="--from=N names an earlier stage by its number"), command)  # fmt: skip
             return self.results[index]
         for stage in stages:
             if stage.name and stage.name == ref.lower():
@@ -378,8 +463,9 @@ class Executor:
             self.externals[ref] = image.id
             return image
         except NotFound as exc:
+            what = "COPY --from" if isinstance(command, Copy) else "RUN --mount from"
             raise self._located(NotFound(
-                f"COPY --from={ref}: no stage or image named {ref!r}",
+                f"{what}={ref}: no stage or image named {ref!r}",
                 hint="name an earlier stage (FROM ... AS name) or an image in the store"),
                 command) from exc  # fmt: skip
 

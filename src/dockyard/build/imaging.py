@@ -88,18 +88,25 @@ def history(created: str, created_by: str, empty: bool) -> History:
                    empty_layer=empty)  # fmt: skip
 
 
+def with_entry(config: ImageConfig, entry: History | None) -> ImageConfig:
+    """`config` after a step without a layer: its history entry appended, `created` set."""
+    if entry is None:
+        return config
+    config = config.with_history(entry)
+    return config.replace(created=entry.created) if entry.created else config
+
+
 def add_step(
     store: Store, parent: StoredImage, config: ImageConfig, entry: History | None,
     layer: tuple[str, int] | None,
 ) -> StoredImage:  # fmt: skip
     """The image after one step: `config` (+ history entry, + layer (diff ID, size))."""
     layers = list(parent.layers)
-    if layer is not None:
-        digest, size = layer
-        config = config.with_layer(digest, entry)
-        layers.append(Descriptor(mt.DOCKER_LAYER, Digest(digest), size))
-    elif entry is not None:
-        config = config.with_history(entry)
+    if layer is None:
+        return store_image(store, with_entry(config, entry), layers)
+    digest, size = layer
+    config = config.with_layer(digest, entry)
+    layers.append(Descriptor(mt.DOCKER_LAYER, Digest(digest), size))
     if entry is not None and entry.created:
         config = config.replace(created=entry.created)
     return store_image(store, config, layers)

@@ -31,6 +31,9 @@ class LayerWork:
     def __init__(self, rootfs: Path) -> None:
         self.rootfs = rootfs
         self.result: tuple[str, int] | None = None
+        # directories overlay copied up only for RUN mount points: (rootfs-relative path, mode,
+        # uid, gid, mtime_ns before the step); dropped from the upper when still untouched
+        self.prunable: list[tuple[str, int, int, int, int]] = []
 
 
 def parent_chain(store: Store, image: StoredImage) -> str | None:
@@ -76,6 +79,25 @@ def _syncfs(path: Path) -> None:
         os.close(fd)
 
 
+def prune_copied_up(upper: Path, entries: list[tuple[str, int, int, int, int]]) -> None:
+    """Remove from `upper` the directories that are empty there and still have the metadata
+    they had before the step: overlay copied them up only because a mount point was created
+    below them, so the layer must not carry them (BuildKit's differ skips them too)."""
+    for rel, mode, uid, gid, mtime in sorted(entries, key=lambda e: -e[0].count("/")):
+        path = upper / rel
+        try:
+            st = os.lstat(path)
+            if (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns) != (mode, uid, gid, mtime):
+                continue
+            with suppress(OSError):
+                if os.getxattr(path, "trusted.overlay.opaque") == b"y":
+                    continue
+            if not any(os.scandir(path)):
+                os.rmdir(path)
+        except OSError:
+            continue
+
+
 @contextmanager
 def writable_layer(store: Store, parent: StoredImage) -> Iterator[LayerWork]:
     """Mount a new snapshot on `parent`; on success commit it, on failure drop it."""
@@ -97,6 +119,8 @@ def writable_layer(store: Store, parent: StoredImage) -> Iterator[LayerWork]:
         if overlay and active.work is not None:  # the volatile mount's marker, so that the
             shutil.rmtree(active.work / "work" / "incompat", ignore_errors=True)  # work dir
             # is an empty one again when the snapshot's commit removes it
+        if overlay and work.prunable:
+            prune_copied_up(active.upper, work.prunable)
         if overlay and not any(os.scandir(active.upper)):
             work.result = None
         else:

@@ -16,3 +16,4 @@ class BuildOptions:
     network: str = "default"
     platform: str | None = None
     runtime: str | None = None
+    secrets: dict[str, bytes] = field(default_factory=dict, repr=False)  # --secret id -> value

@@ -47,6 +47,10 @@ class Vertex:
         self._flush()
         self.progress.finish(self, "DONE")
 
+    def canceled(self) -> None:
+        self._flush()
+        self.progress.finish(self, "CANCELED")
+
     def error(self, message: str) -> None:
         self._flush()
         self.progress.finish(self, "ERROR", message)
@@ -73,8 +77,9 @@ class Progress:
             self.out.flush()
 
     def vertex(self, name: str) -> Vertex:
-        self.count += 1
-        vertex = Vertex(self, self.count, name)
+        with self.lock:  # stages may start steps from several threads
+            self.count += 1
+            vertex = Vertex(self, self.count, name)
         if self.mode == "plain":
             self._write(f"#{vertex.number} {name}\n")
         return vertex
@@ -97,6 +102,8 @@ class Progress:
                 self._write(f"#{vertex.number} CACHED\n\n")
             elif state == "ERROR":
                 self._write(f"#{vertex.number} ERROR: {message}\n\n")
+            elif state == "CANCELED":
+                self._write(f"#{vertex.number} CANCELED\n\n")
             else:
                 self._write(f"#{vertex.number} DONE {took:.1f}s\n\n")
         elif self.mode == "tty":

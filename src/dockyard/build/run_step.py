@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from dockyard.store import Store
 
 HOSTNAME = "buildkitsandbox"
+_DEFAULT_NETWORK = threading.Lock()
 
 
 @dataclass
@@ -33,6 +35,7 @@ class RunRequest:
     workdir: str = "/"
     network: str = "default"  # default | bridge | host | none
     files: list[tuple[str, bytes]] = field(default_factory=list)  # mounted at /dev/pipes/NAME
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # RUN --mount (runtime form)
 
 
 class RunFailed(DockyardError):
@@ -62,7 +65,8 @@ def _attach_network(store: Store, cid: str, mode: str, stack: ExitStack) -> str 
 
     store.db.ensure()
     networks = NetworkStore(store.db, store.root)
-    net = networks.ensure_default()
+    with _DEFAULT_NETWORK:  # parallel stages: create the default network once
+        net = networks.ensure_default()
     conflist = networks.conflist(net)
     rc: dict[str, Any] = {"portMappings": []}
     result = cni.add(conflist, container_id=cid, netns=path, ifname="eth0", runtime_config=rc)
@@ -90,14 +94,18 @@ def _spec(rootfs: Path, bundle_dir: Path, req: RunRequest, netns: str | None) ->
         os.chmod(pipes / name, 0o755)
         spec["mounts"].append({"destination": f"/dev/pipes/{name}", "type": "bind",
                                "source": str(pipes / name), "options": ["rbind", "ro"]})  # fmt: skip
+    spec["mounts"].extend(req.mounts)
     return spec
 
 
 def run(
     store: Store, rootfs: Path, req: RunRequest, on_output: Callable[[bytes], None],
-    runtime_name: str | None = None,
-) -> None:  # fmt: skip
-    """Run `req` in `rootfs` (mounted, writable); RunFailed when it exits non-zero."""
+    runtime_name: str | None = None, cancel: threading.Event | None = None,
+) -> list[tuple[str, int, int, int, int]]:  # fmt: skip
+    """Run `req` in `rootfs` (mounted, writable); RunFailed when it exits non-zero. Setting
+    `cancel` (another stage failed) kills the step's processes. Returns the directories overlay
+    may have copied up only for mount points (for LayerWork.prunable)."""
+    from dockyard.build import stubs
     from dockyard.runtime import bundle
     from dockyard.runtime.oci_runtime import OciRuntime, _read_error_log
 
@@ -108,12 +116,20 @@ def run(
         stack.callback(shutil.rmtree, bundle_dir, True)
         netns = _attach_network(store, cid, req.network, stack)
         bundle.write_etc_files(bundle_dir, HOSTNAME, None, req.network == "host")
-        bundle.write_config(bundle_dir, _spec(rootfs, bundle_dir, req, netns))
+        spec = _spec(rootfs, bundle_dir, req, netns)
+        created = stubs.find(rootfs, spec["mounts"])
+        stack.callback(stubs.remove, rootfs, created)
+        bundle.write_config(bundle_dir, spec)
         log = bundle_dir / "runtime.log"
         cmd = runtime.base(log) + ["run", "--bundle", str(bundle_dir), cid]
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
+        finished = threading.Event()
+        if cancel is not None:
+            watcher = threading.Thread(target=_watch, args=(runtime, cid, cancel, finished),
+                                       daemon=True)  # fmt: skip
+            watcher.start()
         try:
             assert proc.stdout is not None
             while chunk := os.read(proc.stdout.fileno(), 65536):
@@ -126,6 +142,7 @@ def run(
             proc.wait()
             raise
         finally:
+            finished.set()
             with suppress(DockyardError, OSError):
                 runtime.delete(cid, force=True)
         if status != 0:
@@ -134,6 +151,16 @@ def run(
                 raise RunFailed(f"failed to run the command: {error.strip()}", 127)
             raise RunFailed(f"process {_shown(req.args)} did not complete successfully:"
                             f" exit code: {status}", status)  # fmt: skip
+    return stubs.prunable(created)
+
+
+def _watch(runtime: Any, cid: str, cancel: threading.Event, finished: threading.Event) -> None:
+    while not finished.is_set():
+        if cancel.wait(0.1):
+            if not finished.is_set():
+                with suppress(DockyardError, OSError):
+                    runtime.kill(cid, "KILL", all_processes=True)
+            return
 
 
 def _shown(args: list[str]) -> str:

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.build.context import BuildContext
-from dockyard.build.copy import CopySource, entries_digest
+from dockyard.build.copy import CopySource, entries_digest, parents_source
 from dockyard.dockerfile.commands import Add, Copy
 from dockyard.errors import InvalidArgument, Unavailable
 
 if TYPE_CHECKING:
+    from dockyard.dockerfile.ignore import PatternMatcher
     from dockyard.store import Store
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -114,9 +115,10 @@ def prepare(
         if context is None:
             out.digest_parts.append(f"path {src}")
             continue
-        entries = context.resolve_source(src)
-        out.sources.append(CopySource(context=context, entries=entries, unpack=unpack))
-        out.digest_parts.append(f"path {src} {entries_digest(context, entries)}")
+        source = context_source(context, command, src, unpack)
+        out.sources.append(source)
+        digest = entries_digest(context, source.entries, exclude_of(command), source.below)
+        out.digest_parts.append(f"path {src} {digest}")
     for doc in command.heredocs:
         data = expand_heredoc(doc.data, env) if doc.expand else doc.data
         path = workdir / f"heredoc-{len(out.digest_parts)}"
@@ -126,13 +128,27 @@ def prepare(
     return out
 
 
+def exclude_of(command: Copy | Add) -> PatternMatcher | None:
+    """The --exclude patterns of a COPY/ADD (.dockerignore syntax), or None."""
+    if not command.exclude:
+        return None
+    from dockyard.dockerfile.ignore import PatternMatcher
+
+    return PatternMatcher(list(command.exclude))
+
+
+def context_source(context: BuildContext, command: Copy | Add, src: str,
+                   unpack: bool = False) -> CopySource:  # fmt: skip
+    """What one path source names in `context` (with --parents: each match's kept path)."""
+    if isinstance(command, Copy) and command.parents:
+        return parents_source(context, src, exclude_of(command))
+    return CopySource(context=context, entries=context.resolve_source(src), unpack=unpack)
+
+
 def resolve_late(prepared: Prepared, command: Copy | Add, context: BuildContext) -> None:
     """Fill in the path sources of a COPY --from once the source root is mounted."""
-    resolved = [
-        CopySource(context=context, entries=context.resolve_source(src))
-        for src in command.sources
-        if not is_url(src)
-    ]
+    resolved = [context_source(context, command, src) for src in command.sources
+                if not is_url(src)]  # fmt: skip
     prepared.sources[:0] = resolved
 
 

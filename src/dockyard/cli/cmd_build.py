@@ -99,6 +99,10 @@ def build_command(ctx: click.Context, **kw: Any) -> None:
         labels=_pairs(kw["labels"], "label", False), network=kw["network"],
         platform=kw["platform"], runtime=ctx.find_root().obj.runtime,
     ))  # fmt: skip
+    if kw["secrets"]:
+        from dockyard.build.mounts import secret_from_cli
+
+        req.options.secrets = dict(secret_from_cli(v, os.environ) for v in kw["secrets"])
     if file_opt == "-":
         req.dockerfile_text = sys.stdin.read()
     else:
@@ -139,6 +143,8 @@ def _options(fn: Any) -> Any:
         click.option("--progress", type=click.Choice(["auto", "plain", "tty"]), default="auto",
                      help="Type of progress output."),
         click.option("--check", is_flag=True, help="Check the Dockerfile without building."),
+        click.option("--secret", "secrets", multiple=True,
+                     help="Secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR."),
         click.pass_context,
     ]  # fmt: skip
     for opt in reversed(opts):
@@ -182,7 +188,7 @@ def register(root: click.Group) -> None:
             return
         store = _store(ctx)
         _, size = cache.usage(store)
-        dropped = cache.prune(store)
+        dropped = cache.prune(store)  # also the RUN --mount=type=cache directories
         click.echo(f"Deleted {dropped} build cache records")
         click.echo(f"Total:\t{size / 1e6:.3g}MB")
 

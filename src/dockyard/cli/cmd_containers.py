@@ -38,6 +38,18 @@ RUN_FLAGS: list[Any] = [
     click.option("-l", "--label", multiple=True, help="Set metadata (key=value)."),
     click.option("--group-add", multiple=True, help="Additional groups to join."),
     click.option("--privileged", is_flag=True, help="Give extended privileges."),
+    click.option("--network-alias", "network_aliases", multiple=True,
+                 help="Add a network-scoped alias for the container."),
+    click.option("--health-cmd", default=None, help="Command to run to check health."),
+    click.option("--health-interval", default=None, help="Time between running the check (ms|s|m|h)."),
+    click.option("--health-timeout", default=None, help="Maximum time to allow one check to run."),
+    click.option("--health-retries", type=int, default=None,
+                 help="Consecutive failures needed to report unhealthy."),
+    click.option("--health-start-period", default=None,
+                 help="Start period for the container to initialize before counting retries."),
+    click.option("--health-start-interval", default=None,
+                 help="Time between running the check during the start period."),
+    click.option("--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK."),
 ]
 
 
@@ -55,6 +67,7 @@ def engine(obj: Any) -> Any:
 
 def build_request(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> Any:
     from dockyard.engine.containers import CreateRequest
+    from dockyard.runtime import health
     from dockyard.runtime.bundle import RunOptions, parse_memory
     from dockyard.runtime.requests import parse_env, parse_labels, parse_volume
 
@@ -76,7 +89,10 @@ def build_request(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> A
     return CreateRequest(
         image=image, options=opts, name=kw["name"], publish=list(kw["publish"]),
         publish_all=kw["publish_all"], network=kw["network"], restart=kw["restart"],
-        auto_remove=kw["auto_remove"], detach=kw["detach"],
+        auto_remove=kw["auto_remove"], detach=kw["detach"], aliases=list(kw["network_aliases"]),
+        healthcheck=health.from_flags(
+            kw["health_cmd"], kw["health_interval"], kw["health_timeout"], kw["health_start_period"],
+            kw["health_start_interval"], kw["health_retries"], kw["no_healthcheck"]),
     )  # fmt: skip
 
 
@@ -122,7 +138,7 @@ def _exit_now(code: int) -> None:
     sys.exit(code)
 
 
-@click.command()
+@click.command(context_settings={"allow_interspersed_args": False})
 @run_flags
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
@@ -141,9 +157,10 @@ def start(obj: Any, attach: bool, containers: tuple[str, ...]) -> None:
     """Start one or more stopped containers."""
     eng = engine(obj)
     for ref in containers:
+        offset = eng.log_size(ref) if attach else 0
         c = eng.start(ref)
         if attach:
-            for entry in eng.logs(c.id, follow=True):
+            for entry in eng.logs(c.id, after=offset):
                 _emit(entry, timestamps=False)
             sys.exit(eng.wait(c.id))
         click.echo(ref)
@@ -177,8 +194,11 @@ def _matches(c: Any, filters: list[str]) -> bool:
             labels = c.config.get("labels", {})
             if k not in labels or (v and labels[k] != v):
                 return False
-        if key not in ("name", "id", "status", "ancestor", "exited", "label"):
-            raise InvalidArgument(f"invalid filter '{key}'", hint="use name, id, status, ancestor, exited or label")
+        if key == "health" and (c.health["Status"] if c.health else "none") != value:
+            return False
+        if key not in ("name", "id", "status", "ancestor", "exited", "label", "health"):
+            raise InvalidArgument(f"invalid filter '{key}'",
+                                  hint="use name, id, status, ancestor, exited, label or health")
     return True
 
 

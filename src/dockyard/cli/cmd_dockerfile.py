@@ -29,6 +29,11 @@ def parse_command(path: str, warnings: bool, strict: bool) -> None:
         click.echo(f"Error: {exc.message}", err=True)
         if exc.line_text:
             click.echo(f"  {exc.line:>4} | {exc.line_text}", err=True)
+            caret = " " * max(exc.column - 1, 0) + "^"
+            expected = f" expected {exc.expected}" if exc.expected else ""
+            click.echo(f"       | {caret}{expected}", err=True)
+        if exc.hint:
+            click.echo(f"Hint: {exc.hint}", err=True)
         sys.exit(exc.exit_code)
     except OSError as exc:
         click.echo(f"Error: cannot read {path}: {exc.strerror}", err=True)

@@ -44,6 +44,21 @@ def image_group(root: click.Group) -> click.Group:
     return image
 
 
+def _show_rows(rows: list[dict[str, Any]], headers: dict[str, str], cols: list[str],
+               quiet: bool, fmt: str | None) -> None:
+    """Print a listing as docker does: only the IDs (-q), a --format, or the default table."""
+    if quiet:
+        for row in rows:
+            click.echo(row["ID"])
+        return
+    if fmt and fmt != "table":
+        out = format_rows(fmt, rows, headers)
+        if out:
+            click.echo(out)
+        return
+    click.echo(render_table([headers[c] for c in cols], [[r[c] for c in cols] for r in rows]))
+
+
 InspectFn = Callable[[Any, str], dict[str, Any]]  # (the CLI Context object, ref) -> document
 
 
@@ -142,17 +157,8 @@ def _images(ctx: click.Context, repository: str | None, quiet: bool, all_: bool,
     if repository:
         wanted.append(f"reference={repository}")
     rows = _image_rows(engine.list_images(store, all=all_, filters=wanted), no_trunc)
-    if quiet:
-        for row in rows:
-            click.echo(row["ID"])
-        return
-    if fmt and fmt != "table":
-        out = format_rows(fmt, rows, _IMAGE_HEADERS)
-        if out:
-            click.echo(out)
-        return
     cols = ["Repository", "Tag", *(["Digest"] if digests else []), "ID", "CreatedSince", "Size"]
-    click.echo(render_table([_IMAGE_HEADERS[c] for c in cols], [[r[c] for c in cols] for r in rows]))
+    _show_rows(rows, _IMAGE_HEADERS, cols, quiet, fmt)
 
 
 def _images_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -195,17 +201,8 @@ def _history(ctx: click.Context, ref: str, human: bool, no_trunc: bool, quiet: b
             "Size": human_size(h.size) if human else str(h.size),
             "Comment": h.comment,
         })
-    if quiet:
-        for row in rows:
-            click.echo(row["ID"])
-        return
-    if fmt and fmt != "table":
-        out = format_rows(fmt, rows, _HISTORY_HEADERS)
-        if out:
-            click.echo(out)
-        return
-    cols = ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
-    click.echo(render_table([_HISTORY_HEADERS[c] for c in cols], [[r[c] for c in cols] for r in rows]))
+    _show_rows(rows, _HISTORY_HEADERS, ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"],
+               quiet, fmt)
 
 
 def _history_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -90,15 +90,16 @@ def inspect(obj: Any, names: tuple[str, ...]) -> None:
 
 
 @network.command("connect")
+@click.option("--alias", "aliases", multiple=True, help="Add a network-scoped alias for the container.")
 @click.argument("name")
 @click.argument("container")
 @click.pass_obj
-def connect(obj: Any, name: str, container: str) -> None:
+def connect(obj: Any, aliases: tuple[str, ...], name: str, container: str) -> None:
     """Connect a container to a network."""
     from dockyard.engine import networks as netengine
 
     eng = _engine(obj)
-    netengine.connect(eng.networks, eng.records, eng.get(container), name)
+    netengine.connect(eng.networks, eng.records, eng.get(container), name, list(aliases))
 
 
 @network.command("disconnect")

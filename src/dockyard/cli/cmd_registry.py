@@ -88,6 +88,11 @@ def login_cmd(server: str | None, username: str | None, password: str | None,
     if password and not password_stdin:
         click.echo("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
                    err=True)
+    if (not username or not password) and not sys.stdin.isatty():
+        raise InvalidArgument(
+            "Cannot perform an interactive login from a non TTY device",
+            hint="pass -u USER and the password with --password-stdin",
+        )
     if not username:
         username = click.prompt("Username")
     if not password:

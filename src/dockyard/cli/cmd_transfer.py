@@ -83,7 +83,7 @@ def _save(ctx: click.Context, output: str | None, images: tuple[str, ...]) -> No
     total = transfer.save_size(items)
     if output:
         with _progress("Saving", total, True) as progress:
-            transfer.save_to_file(store, images, Path(output), progress)
+            transfer.save_to_file(items, Path(output), progress)
         return
     if sys.stdout.isatty():
         raise InvalidArgument(
@@ -93,7 +93,7 @@ def _save(ctx: click.Context, output: str | None, images: tuple[str, ...]) -> No
     out = _std_stream(sys.stdout, "wb")
     try:
         with _progress("Saving", total, True) as progress:
-            transfer.save(store, images, cast(BinaryIO, out), progress)
+            transfer.write_archive(items, cast(BinaryIO, out), progress)
     except BrokenPipeError as exc:
         raise InvalidArgument("the reader of the archive went away (broken pipe)") from exc
     finally:

@@ -68,30 +68,6 @@ def go_time(timestamp: float | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M:%S %z ") + (dt.tzname() or "")
 
 
-def rfc3339_nano(timestamp: float) -> str:
-    """A UTC timestamp the way Go's RFC3339Nano writes it (trailing zeros dropped)."""
-    whole = int(timestamp)
-    frac = f"{timestamp - whole:.9f}"[2:].rstrip("0")
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-    return base + (f".{frac}" if frac else "") + "Z"
-
-
-def parse_rfc3339(value: str | None) -> float | None:
-    """Seconds since the epoch of an RFC 3339 time (nanoseconds allowed), None if absent/bad."""
-    if not value:
-        return None
-    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", value)
-    if not m:
-        return None
-    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
-    try:
-        dt = datetime.fromisoformat(m.group(1) + zone)
-    except ValueError:
-        return None
-    frac = float("0" + m.group(2)) if m.group(2) else 0.0
-    return dt.timestamp() + frac
-
-
 def ellipsis(text: str, width: int) -> str:
     """Docker's formatter.Ellipsis: cut to `width` characters, the last one "…"."""
     if len(text) <= width:
@@ -159,6 +135,11 @@ _FUNCS: dict[str, Callable[[Any], str]] = {
 def render_template(template: str, obj: Any) -> str:
     """A small subset of Go's text/template: `{{.A.B}}`, `{{json .X}}`, `{{upper .X}}`."""
     template = template.replace("\\t", "\t").replace("\\n", "\n")
+    if "{{" in _ACTION.sub("", template):
+        raise InvalidArgument(
+            "template parsing error: unclosed action (a `{{` without its `}}`)",
+            hint="close every action, e.g. --format '{{.ID}}'",
+        )
 
     def action(m: re.Match[str]) -> str:
         words = m.group(1).split()

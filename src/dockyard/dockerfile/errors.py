@@ -34,20 +34,6 @@ class DockerfileSyntaxError(InvalidArgument):
         self.expected = expected
         super().__init__(f"{filename}:{line}:{column}: {message}", hint)
 
-    def relocated(
-        self, *, filename: str, line: int, column: int, line_text: str
-    ) -> DockerfileSyntaxError:
-        """The same error placed at another position (used when the caller knows better)."""
-        return DockerfileSyntaxError(
-            self.reason,
-            filename=filename,
-            line=line,
-            column=column,
-            line_text=line_text,
-            expected=self.expected,
-            hint=self.hint,
-        )
-
 
 class LocalError(Exception):
     """Raised inside the parser helpers before the location is known; parse() converts it."""

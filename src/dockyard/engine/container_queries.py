@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import Conflict
+from dockyard.errors import Conflict, NotFound
 from dockyard.runtime import bundle
 from dockyard.runtime.containers import RUNNING, Container
 
@@ -46,17 +46,33 @@ class ContainerQueries:
         c = self.get(ref)
         return [PortMapping.from_json(p) for p in c.config.get("ports", [])] if c.state == RUNNING else []
 
+    def log_size(self, ref: str) -> int:
+        """How long the container's log is now (where `logs(after=...)` starts reading)."""
+        path = self._paths(self.get(ref)).log
+        return path.stat().st_size if path.exists() else 0
+
     def logs(self, ref: str, *, follow: bool = False, tail: int | None = None,
-             since: float | None = None) -> Iterator[logs.LogEntry]:  # fmt: skip
+             since: float | None = None, after: int | None = None) -> Iterator[logs.LogEntry]:  # fmt: skip
+        """The container's log entries; with `after` (a `log_size`) only the ones written since,
+        followed until the container stops (`start -a`)."""
         from dockyard.runtime import logs
 
         c = self.get(ref)
         path = self._paths(c).log
+        if after is not None:
+            yield from logs.follow(path, after, lambda: self._still_running(c.id))
+            return
         entries = logs.read_entries(path)
         yield from logs.select(entries, tail, since)
         if follow and c.state == RUNNING:
             offset = path.stat().st_size if path.exists() else 0
             yield from logs.follow(path, offset, lambda: self._exit_code(c) is None)
+
+    def _still_running(self, cid: str) -> bool:
+        try:
+            return self.get(cid).state == RUNNING
+        except NotFound:  # removed on exit (--rm)
+            return False
 
     def exec(self, ref: str, cmd: builtins.list[str], *, env: builtins.list[str], workdir: str | None,
              user: str | None, tty: bool, interactive: bool, detach: bool) -> int:  # fmt: skip

@@ -7,21 +7,21 @@ import shutil
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dockyard.engine import networks as netengine
-from dockyard.engine.background import Background
 from dockyard.engine.container_queries import ContainerQueries
-from dockyard.engine.requests import CreateRequest, opts_from_json, opts_json, requested_ports
+from dockyard.engine.container_setup import ContainerSetup
+from dockyard.engine.requests import CreateRequest, opts_json, requested_ports
 from dockyard.engine.rootfs import ImageInfo as ImageInfo  # re-exported for ImageSource users
 from dockyard.engine.rootfs import ImageSource, StoreImages, snapshot_key
 from dockyard.errors import Conflict, DockyardError, NotFound
-from dockyard.runtime import bundle, monitor
+from dockyard.runtime import bundle, health, monitor
 from dockyard.runtime.containers import (
     CREATED,
     EXITED,
@@ -39,13 +39,9 @@ from dockyard.store.locking import file_lock
 
 if TYPE_CHECKING:  # imported where used, to keep `run` lean
     from dockyard.network.networks import NetworkStore
-    from dockyard.network.ports import PortMapping
     from dockyard.runtime.volumes import Volumes
 
-INIT_BINARIES = ("/usr/bin/catatonit", "/usr/libexec/podman/catatonit", "/usr/bin/tini")
-
-
-class ContainerEngine(ContainerQueries):
+class ContainerEngine(ContainerSetup, ContainerQueries):
     """Container operations over one store root; every CLI container command calls only this."""
 
     def __init__(self, root: Path, runtime: str | None = None, images: ImageSource | None = None) -> None:
@@ -96,7 +92,13 @@ class ContainerEngine(ContainerQueries):
                 self._held.discard(c.id)
 
     def get(self, ref: str) -> Container:
-        return self.refresh(self.records.get(ref))
+        return self._with_health(self.refresh(self.records.get(ref)))
+
+    def _with_health(self, c: Container) -> Container:
+        """`c` with its HEALTHCHECK state (`.health`, Docker's State.Health) read in."""
+        if health.enabled(c.config.get("healthcheck")):
+            c.health = health.view(health.read_state(self.dir(c)), c.state == RUNNING)
+        return c
 
     def _paths(self, c: Container) -> monitor.MonitorPaths:
         return monitor.MonitorPaths.for_container(self.dir(c))
@@ -132,6 +134,8 @@ class ContainerEngine(ContainerQueries):
             "stop_signal": info.config.get("StopSignal") or "SIGTERM",
             "workdir": opts.workdir or info.config.get("WorkingDir") or "",
             "runtime": self.runtime.name, "env": [], "image_arch": info.architecture,
+            "healthcheck": health.merge(info.config.get("Healthcheck"), req.healthcheck),
+            "aliases": netengine.aliases_for(req.network, req.aliases),
         })  # fmt: skip
         self.records.insert(c)
         try:
@@ -143,96 +147,6 @@ class ContainerEngine(ContainerQueries):
         return c
 
     # -- start ---------------------------------------------------------------------------
-    def _setup(self, c: Container, overlap: Callable[[], Any] | None = None) -> Any:
-        """Reserve ports, mount the rootfs, attach networks, write /etc files and config.json.
-
-        The CNI plugins (execs that wait on the kernel) run in a thread while this one mounts
-        the root filesystem and writes config.json, and then runs `overlap` (the runtime's
-        `create`, which needs the netns but not its interfaces); its result comes back. The
-        /etc files are written before `overlap` (they are bind-mounted) and /etc/hosts again,
-        in place, once the container's address is known.
-        """
-        cdir = self.dir(c)
-        ports: list[PortMapping] = []
-        if c.config["requested_ports"]:
-            from dockyard.network import hostports
-            from dockyard.network.ports import PortMapping, already_allocated, resolve_ports
-
-            requested = [PortMapping.from_json(p) for p in c.config["requested_ports"]]
-            ports = resolve_ports(requested, self.records.reserved_ports(exclude=c.id))
-            keys = [(p.host_port, p.protocol) for p in ports]
-            self.records.reserve_ports(c.id, keys)
-            clash = hostports.reserve(self.root, c.id, keys)
-            if clash is not None:
-                self.records.release_ports(c.id)
-                raise already_allocated(next(p for p in ports if (p.host_port, p.protocol) == clash))
-        c.config["ports"] = [p.to_json() for p in ports]
-        rootfs = cdir / "rootfs"
-        rootfs.mkdir(exist_ok=True)
-        attach: Background | None = None
-        try:
-            if netengine.create_netns(c, self.root):
-                plan = netengine.plan(self.networks, c, ports)
-                attach = Background(netengine.attach, plan, c)
-            self.images.mount(snapshot_key(c.id), rootfs)
-            c.config["mounted"] = True
-            host = c.config["network_mode"] == "host"
-            opts = opts_from_json(c.config["options"])
-            init = next((p for p in INIT_BINARIES if os.path.exists(p)), None) if opts.init else None
-            spec = bundle.build_spec(
-                c.config["image_config"], opts, rootfs=rootfs, container_dir=cdir,
-                hostname=c.config["hostname"], netns_path=c.config.get("netns"),
-                host_network=host, cgroups_path=f"/dockyard/{c.id}", init_path=init,
-                image_arch=c.config.get("image_arch"),
-            )  # fmt: skip
-            c.config["env"] = spec["process"]["env"]
-            bundle.write_config(cdir, spec)
-            result = None
-            if overlap is not None:
-                bundle.write_etc_files(cdir, c.config["hostname"], None, host)
-                result = overlap()
-            if attach is not None:
-                c.config["networks_state"] = attach.result()
-                attach = None
-            peers = netengine.peers_of(self.records, c) if netengine.on_user_network(c) else {}
-            bundle.write_etc_files(cdir, c.config["hostname"], netengine.primary_ip(c), host, peers)
-        except BaseException:
-            if attach is not None:
-                with suppress(BaseException):
-                    c.config["networks_state"] = attach.result()
-            self._teardown(c)
-            raise
-        return result
-
-    def _teardown(self, c: Container, also: Callable[[], None] | None = None) -> None:
-        """Release everything a running container holds; safe to call twice.
-
-        Network removal (plugin execs) runs in a thread beside the rest, and beside `also`.
-        """
-        detach: Background | None = None
-        if c.config.get("netns") or c.config.get("networks_state"):
-            detach = Background(netengine.detach, netengine.detach_plan(self.networks, c), c)
-        if (self.runtime.state_root / c.id).exists():
-            self.runtime.delete(c.id, force=True)
-        rootfs = self.dir(c) / "rootfs"
-        if c.config.pop("mounted", False) or rootfs.is_mount():
-            with suppress(DockyardError, OSError):
-                self.images.unmount(snapshot_key(c.id), rootfs)
-        if also is not None:
-            also()
-        if c.config.get("ports"):
-            from dockyard.network import hostports
-
-            held = [(int(p["hostPort"]), str(p["protocol"])) for p in c.config["ports"]]
-            hostports.release(self.root, c.id, held)
-            self.records.release_ports(c.id)
-        c.config["ports"] = []
-        if detach is not None:
-            with suppress(DockyardError):
-                detach.result()
-            c.config.pop("netns", None)
-            c.config["networks_state"] = {}
-
     def start(self, ref: str | Container) -> Container:
         """Start a created or exited container detached under conmon."""
         c = ref if isinstance(ref, Container) else self.get(ref)
@@ -271,7 +185,18 @@ class ContainerEngine(ContainerQueries):
         c.config.pop("error", None)
         self.records.update(c, state=RUNNING, pid=pid, started_at=now(), exit_code=0,
                             finished_at=None)  # fmt: skip
+        self._start_health(c, pid)
         return c
+
+    def _start_health(self, c: Container, watch_pid: int) -> None:
+        """The HEALTHCHECK monitor, if the container has one (it ends with the container)."""
+        config = c.config.get("healthcheck")
+        if config and health.enabled(config):
+            from dockyard.runtime import healthmon
+
+            shell = c.config["image_config"].get("Shell")
+            healthmon.spawn(self.dir(c), self.runtime, c.id, watch_pid, c.started_at or now(),
+                            config, shell)  # fmt: skip
 
     def run_attached(self, c: Container) -> int:
         """Foreground `run`: the runtime attached to our stdio; signals forwarded; exit code."""
@@ -288,7 +213,7 @@ class ContainerEngine(ContainerQueries):
             opts = c.config["options"]
             code = self.runtime.run_foreground(
                 c.id, cdir, cdir / "oci-log", stdin_open=opts["interactive"] or opts["tty"],
-                on_started=lambda _pid: None,
+                on_started=lambda pid: self._start_health(c, pid), output_log=self._paths(c).log,
             )  # fmt: skip
         except DockyardError as exc:
             c.config["error"] = exc.message
@@ -475,7 +400,7 @@ class ContainerEngine(ContainerQueries):
         out = []
         for c in self.records.list():
             with suppress(NotFound):  # removed meanwhile (an exit command's --rm)
-                out.append(self.refresh(c))
+                out.append(self._with_health(self.refresh(c)))
         return out if all_ else [c for c in out if c.state == RUNNING]
 
 

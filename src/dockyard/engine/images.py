@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,12 +44,6 @@ def familiar(name: str) -> str:
         return reference.familiar(name)
     except DockyardError:
         return name
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """A stored `repo:tag` name as docker shows it: (familiar repo, tag)."""
-    repo, _, tag = familiar(name).rpartition(":")
-    return repo, tag
 
 
 def _created_ts(created: str | None) -> float | None:
@@ -421,6 +414,3 @@ def prune_images(
     report.space_reclaimed = result.bytes_freed
     return report
 
-
-def image_json(summary: ImageSummary) -> str:
-    return json.dumps(summary.__dict__)

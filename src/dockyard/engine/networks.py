@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import Conflict, DockyardError
+from dockyard.errors import Conflict, DockyardError, InvalidArgument
 from dockyard.network import cni
 
 if TYPE_CHECKING:  # imported where used: `run --network none` needs none of them
@@ -160,11 +160,14 @@ def detach_all(networks: NetworkStore, c: Container) -> None:
     c.config["networks_state"] = {}
 
 
-def connect(networks: NetworkStore, records: ContainerRecords, c: Container, name: str) -> None:
+def connect(networks: NetworkStore, records: ContainerRecords, c: Container, name: str,
+            aliases: list[str] | None = None) -> None:  # fmt: skip
     net = networks.get(name)
     extra = c.config.setdefault("extra_networks", [])
     if net.name == c.config["network_mode"] or net.name in extra:
         raise Conflict(f"container {c.name} is already attached to network {net.name}")
+    if aliases:
+        add_aliases(c, net.name, aliases_for(net.name, aliases)[net.name])
     if c.config["network_mode"] in SPECIAL:
         raise Conflict(f"container {c.name} uses --network {c.config['network_mode']}; "
                        "it cannot join other networks")  # fmt: skip
@@ -184,6 +187,7 @@ def disconnect(networks: NetworkStore, records: ContainerRecords, c: Container, 
         raise Conflict(f"container {c.name} is not connected to network {net.name}",
                        hint="only networks joined with `network connect` can be left")  # fmt: skip
     extra.remove(net.name)
+    (c.config.get("aliases") or {}).pop(net.name, None)
     state = c.config.get("networks_state") or {}
     if net.name in state:
         _del(networks.conflist(net), state.pop(net.name), c, c.config.get("netns", ""))
@@ -191,8 +195,26 @@ def disconnect(networks: NetworkStore, records: ContainerRecords, c: Container, 
     refresh_hosts(networks, records)
 
 
+def aliases_for(network: str, aliases: list[str]) -> dict[str, list[str]]:
+    """`--network-alias` values as the container config keeps them: {network: [alias, ...]}."""
+    if not aliases:
+        return {}
+    if network in SPECIAL or network == DEFAULT_NETWORK:
+        raise InvalidArgument("network-scoped alias is supported only for containers in user defined networks",
+                              hint="create a network (`dockyard network create NAME`) and run with --network NAME")  # fmt: skip
+    return {network: list(dict.fromkeys(aliases))}
+
+
+def add_aliases(c: Container, network: str, aliases: list[str]) -> None:
+    """Remember more aliases of `c` on `network` (kept in order, no repeats)."""
+    known = c.config.setdefault("aliases", {})
+    known[network] = list(dict.fromkeys([*known.get(network, []), *aliases]))
+
+
 def peers_of(records: ContainerRecords, c: Container) -> dict[str, str]:
-    """Names (and short IDs) -> IPs of running containers sharing a user-defined network."""
+    """Host names -> IPs that `c` resolves on its user-defined networks: the running peers'
+    names and their network aliases (`--network-alias`, compose's service names), and `c`'s
+    own aliases (at its own address)."""
     mine = {n for n in (c.config.get("networks_state") or {}) if n != DEFAULT_NETWORK}
     out: dict[str, str] = {}
     for other in records.list():
@@ -200,7 +222,15 @@ def peers_of(records: ContainerRecords, c: Container) -> dict[str, str]:
             continue
         for name, info in (other.config.get("networks_state") or {}).items():
             if name in mine and info.get("IPAddress"):
-                out[other.name] = info["IPAddress"]
+                out.setdefault(other.name, info["IPAddress"])
+                for alias in (other.config.get("aliases") or {}).get(name, []):
+                    out.setdefault(alias, info["IPAddress"])
+    own = c.config.get("networks_state") or {}
+    for name, aliases in (c.config.get("aliases") or {}).items():
+        ip = (own.get(name) or {}).get("IPAddress")
+        if name in mine and ip:
+            for alias in aliases:
+                out[alias] = ip
     return out
 
 

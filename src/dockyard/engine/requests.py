@@ -27,6 +27,8 @@ class CreateRequest:
     restart: str | None = None
     auto_remove: bool = False
     detach: bool = False
+    healthcheck: dict[str, Any] | None = None  # Docker's HealthConfig: overrides the image's
+    aliases: list[str] = field(default_factory=list)  # --network-alias, on the `network` joined
 
 
 def requested_ports(req: CreateRequest, info: ImageInfo) -> tuple[list[PortMapping], list[str]]:

@@ -7,7 +7,6 @@ and only then publishes their blobs and names. A failed load stores nothing.
 
 from __future__ import annotations
 
-import bz2
 import lzma
 import os
 from collections.abc import Callable
@@ -18,8 +17,8 @@ from typing import BinaryIO, cast
 from zstandard import ZstdError
 
 from dockyard import reference
-from dockyard.errors import InvalidArgument, NotFound
-from dockyard.image.compression import _peekable, open_uncompressed
+from dockyard.errors import DockyardError, InvalidArgument, NotFound
+from dockyard.image.compression import open_archive
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
@@ -31,8 +30,6 @@ from dockyard.transports.oci_layout import ImagePlan
 from dockyard.transports.spool import Spool
 
 Progress = Callable[[int], None]
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-_BZIP2_MAGIC = b"BZh"
 
 
 # -- save -------------------------------------------------------------------------------------
@@ -88,25 +85,37 @@ def save_size(items: list[SaveItem]) -> int:
 def save(store: Store, refs: list[str] | tuple[str, ...], out: BinaryIO,
          progress: Progress | None = None) -> int:
     """Write the archive of `refs` to `out`; returns its size in bytes."""
-    return docker_archive.write(save_items(store, refs), out, progress)
+    return write_archive(save_items(store, refs), out, progress)
 
 
-def save_to_file(store: Store, refs: list[str] | tuple[str, ...], path: Path,
-                 progress: Progress | None = None) -> int:
-    """Save into `path` through a temporary file renamed at the end (no half archive is left)."""
-    items = save_items(store, refs)
+def write_archive(items: list[SaveItem], out: BinaryIO, progress: Progress | None = None) -> int:
+    """Write the archive of images already resolved by `save_items` to `out` (its size)."""
+    return docker_archive.write(items, out, progress)
+
+
+def save_to_file(items: list[SaveItem], path: Path, progress: Progress | None = None) -> int:
+    """Save into `path` through a temporary file renamed at the end (no half archive is left).
+
+    A device or FIFO (`-o /dev/stdout`) is written to directly: it is never replaced.
+    """
     if path.is_dir():
         raise InvalidArgument(f"{path} is a directory", hint="give -o a file name")
     if not path.parent.is_dir():
         raise InvalidArgument(f"failed to save image: directory {path.parent} does not exist",
                               hint="create it first or choose another -o path")
-    tmp = path.parent / f".{path.name}.dockyard-tmp-{os.getpid()}"
+    special = path.exists() and not path.is_file()
+    tmp = path if special else path.parent / f".{path.name}.dockyard-tmp-{os.getpid()}"
     try:
         with open(tmp, "wb", buffering=1 << 20) as f:
-            size = docker_archive.write(items, cast(BinaryIO, f), progress)
-        os.replace(tmp, path)
+            size = write_archive(items, cast(BinaryIO, f), progress)
+        if not special:
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise DockyardError(f"failed to save image: cannot write {path}: {exc.strerror or exc}",
+                            hint="choose another -o path, or free some space") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if not special:
+            tmp.unlink(missing_ok=True)
     return size
 
 
@@ -125,15 +134,6 @@ class Loaded:
         if not self.names:
             return [f"Loaded image ID: {self.id}"]
         return [f"Loaded image: {reference.familiar(n)}" for n in self.names]
-
-
-def _decompressed(stream: BinaryIO) -> BinaryIO:
-    head, source = _peekable(stream, 6)
-    if head.startswith(_XZ_MAGIC):
-        return cast(BinaryIO, lzma.LZMAFile(source, "rb"))
-    if head.startswith(_BZIP2_MAGIC):
-        return cast(BinaryIO, bz2.BZ2File(source, "rb"))
-    return open_uncompressed(source)[1]
 
 
 def load(store: Store, source: BinaryIO | Path, progress: Progress | None = None) -> list[Loaded]:
@@ -163,13 +163,16 @@ def _fill(spool: Spool, source: BinaryIO | Path) -> None:
             spool.add_directory(source)
             return
         try:
-            with open(source, "rb", buffering=1 << 20) as f:
-                _fill(spool, cast(BinaryIO, f))
+            f = open(source, "rb", buffering=1 << 20)
         except FileNotFoundError as exc:
             raise NotFound(f"open {source}: no such file or directory") from exc
+        except OSError as exc:
+            raise InvalidArgument(f"open {source}: {exc.strerror or exc}") from exc
+        with f:
+            _fill(spool, cast(BinaryIO, f))
         return
     try:
-        spool.add_tar(_decompressed(source))
+        spool.add_tar(open_archive(source))
     except InvalidArgument:
         raise
     except (OSError, EOFError, ValueError, ZstdError, lzma.LZMAError) as exc:

@@ -7,11 +7,10 @@ speaks `Image`; `StoredImage` is the one backed by the local store.
 from __future__ import annotations
 
 import hashlib
-import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
-from dockyard.errors import InvalidArgument
+from dockyard.oci._json import keep_raw, loads_object
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.manifest import Manifest
 
@@ -100,17 +99,15 @@ class StoredImage:
 
     @cached_property
     def config_dict(self) -> dict[str, Any]:
-        """The config as plain JSON (keeps every field, for inspect and mutate)."""
-        value = json.loads(self.config_bytes)
-        if not isinstance(value, dict):
-            raise InvalidArgument(f"image config {self.id} is not a JSON object")
-        return value
+        """The config as plain JSON (keeps every field, for inspect and history); read-only."""
+        return loads_object(self.config_bytes, f"image config {self.id}")
 
     @cached_property
     def config(self) -> ImageConfig:
+        """The typed config, built from the same parse as `config_dict` (the JSON is read once)."""
         from dockyard.oci.config import ImageConfig
 
-        return ImageConfig.from_json(self.config_bytes)
+        return keep_raw(ImageConfig.from_dict(self.config_dict), self.config_bytes)
 
     @property
     def layers(self) -> list[Descriptor]:

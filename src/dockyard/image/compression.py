@@ -1,4 +1,4 @@
-"""Detect how a layer stream is compressed (gzip, zstd or none) and read it uncompressed."""
+"""Detect how a layer or archive stream is compressed and read it uncompressed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import BinaryIO, cast
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZIP2_MAGIC = b"BZh"
 CHUNK = 1 << 20
 
 
@@ -81,3 +83,21 @@ def open_uncompressed(stream: BinaryIO) -> tuple[str, BinaryIO]:
         )
         return kind, cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, reader), CHUNK))
     return kind, source
+
+
+def open_archive(stream: BinaryIO) -> BinaryIO:
+    """The uncompressed bytes of a plain, gzip, zstd, xz or bzip2 tarball (load, import).
+
+    Layers are only ever gzip or zstd (`open_uncompressed`); whole archives may also be xz
+    or bzip2, as `docker load` and `docker import` accept them.
+    """
+    head, source = _peekable(stream, 6)
+    if head.startswith(XZ_MAGIC):
+        import lzma
+
+        return cast(BinaryIO, lzma.LZMAFile(source, "rb"))
+    if head.startswith(BZIP2_MAGIC):
+        import bz2
+
+        return cast(BinaryIO, bz2.BZ2File(source, "rb"))
+    return open_uncompressed(source)[1]

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import bz2
 import lzma
 import posixpath
-import tarfile
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from zstandard import ZstdError
 
 from dockyard.errors import InvalidArgument
-from dockyard.image.compression import _peekable, open_uncompressed
+from dockyard.image.compression import open_archive
+from dockyard.image.tarreader import Member, TarFormatError, TarReader, relative_name
 from dockyard.store.content import CHUNK, ContentStore, ContentWriter
-
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-_BZIP2_MAGIC = b"BZh"
 
 
 class _Tee:
@@ -32,29 +28,16 @@ class _Tee:
         return data
 
 
-def _decompressed(stream: BinaryIO) -> BinaryIO:
-    """The uncompressed bytes of a plain, gzip, zstd, xz or bzip2 tarball."""
-    head, source = _peekable(stream, 6)
-    if head.startswith(_XZ_MAGIC):
-        return cast(BinaryIO, lzma.LZMAFile(source, "rb"))
-    if head.startswith(_BZIP2_MAGIC):
-        return cast(BinaryIO, bz2.BZ2File(source, "rb"))
-    return open_uncompressed(source)[1]
-
-
 def check_member_path(name: str, what: str = "entry") -> None:
     """Refuse an absolute path or one with a `..` component (it would escape the rootfs)."""
-    clean = name
-    while clean.startswith("./"):
-        clean = clean[2:]
-    if clean.startswith("/") or ".." in clean.split("/"):
+    if relative_name(name) is None:
         raise InvalidArgument(
             f"tar {what} {name!r} leaves the root filesystem (absolute or '..' path)",
             hint="make the tarball with paths relative to its root; nothing was stored",
         )
 
 
-def _check_member(member: tarfile.TarInfo) -> None:
+def _check_member(member: Member) -> None:
     check_member_path(member.name)
     if member.islnk():
         check_member_path(member.linkname, f"hard link target of {member.name!r}")
@@ -69,18 +52,17 @@ def ingest_rootfs_tar(content: ContentStore, stream: BinaryIO) -> tuple[str, int
     Every entry is checked while the bytes stream through; a bad or truncated tarball
     raises InvalidArgument and leaves nothing in the store.
     """
-    plain = _decompressed(stream)
+    plain = open_archive(stream)
     with content.writer() as writer:
         tee = _Tee(plain, writer)
         try:
-            with tarfile.open(fileobj=tee, mode="r|") as tar:  # type: ignore[call-overload]
-                count = 0
-                for member in tar:
-                    _check_member(member)
-                    count += 1
+            count = 0
+            for member in TarReader(tee):
+                _check_member(member)
+                count += 1
             while tee.read(CHUNK):
                 pass
-        except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, ValueError, ZstdError) as exc:
+        except (TarFormatError, EOFError, OSError, lzma.LZMAError, ValueError, ZstdError) as exc:
             raise InvalidArgument(
                 f"not a valid tar archive: {exc}",
                 hint="give a tarball (plain, gzip, zstd, xz or bzip2); nothing was stored",

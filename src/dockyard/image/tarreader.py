@@ -33,6 +33,27 @@ class TarFormatError(Exception):
     """The stream is not a well-formed tar (or ends early)."""
 
 
+class TarTruncated(TarFormatError):
+    """The stream ends in the middle of a header, a member's data or its padding."""
+
+
+class TarSparse(TarFormatError):
+    """A GNU sparse member (`tar --sparse`), which no image tar may hold."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"sparse file {name!r} in a layer is not supported")
+        self.name = name
+
+
+def relative_name(name: str) -> str | None:
+    """A member path without its leading "./"s; None if absolute or with a `..` component."""
+    while name.startswith("./"):
+        name = name[2:]
+    if name.startswith("/") or ".." in name.split("/"):
+        return None
+    return name
+
+
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
@@ -77,10 +98,6 @@ def _number(field_: bytes) -> int:
         raise TarFormatError(f"invalid number field {field_!r}") from exc
 
 
-def _text(raw: bytes) -> str:
-    return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-
-
 def _pax_records(data: bytes) -> dict[bytes, bytes]:
     records: dict[bytes, bytes] = {}
     pos = 0
@@ -119,7 +136,7 @@ class TarReader:
         while len(data) < size:
             more = self._stream.read(size - len(data))
             if not more:
-                raise TarFormatError("unexpected end of data")
+                raise TarTruncated("unexpected end of data")
             data += more
         return data
 
@@ -130,9 +147,26 @@ class TarReader:
             return b""
         data = self._stream.read(size)
         if not data:
-            raise TarFormatError("unexpected end of data")
+            raise TarTruncated("unexpected end of data")
         self._left -= len(data)
         return data
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill the start of `view` with the current member's next data bytes (0 once all read)."""
+        size = min(len(view), self._left)
+        if size <= 0:
+            return 0
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            n = int(readinto(view[:size]) or 0)
+        else:
+            data = self._stream.read(size)
+            n = len(data)
+            view[:n] = data
+        if not n:
+            raise TarTruncated("unexpected end of data")
+        self._left -= n
+        return n
 
     def _skip(self) -> None:
         while self._left:
@@ -192,7 +226,7 @@ class TarReader:
             if kind == REGULAR and raw_name.endswith(b"/"):
                 kind = DIRECTORY
             if b"GNU.sparse.map" in merged or b"GNU.sparse.major" in merged or kind == b"S":
-                raise TarFormatError(f"sparse file {raw_name!r} in a layer is not supported")
+                raise TarSparse(raw_name.decode("utf-8", "surrogateescape"))
             member = Member(
                 name=raw_name.decode("utf-8", "surrogateescape"),
                 type=kind,

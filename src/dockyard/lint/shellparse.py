@@ -55,9 +55,6 @@ class Command:
         found = self.flags()
         return any(n in found for n in names)
 
-    def has_arg(self, *values: str) -> bool:
-        return any(a in values for a in self.args)
-
     def positional(self) -> list[str]:
         """The arguments that are not flags."""
         return [a for a in self.args if not a.startswith("-")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from dockyard.errors import InvalidArgument
 
@@ -36,6 +36,15 @@ def sorted_map(mapping: dict[str, Any] | None) -> dict[str, Any] | None:
     if mapping is None:
         return None
     return {k: mapping[k] for k in sorted(mapping, key=lambda s: s.encode("utf-8", "replace"))}
+
+
+T = TypeVar("T")
+
+
+def keep_raw(document: T, raw: bytes) -> T:
+    """`document` (a frozen dataclass) remembering the exact bytes it was parsed from."""
+    object.__setattr__(document, "raw", bytes(raw))
+    return document
 
 
 def loads_object(raw: bytes | str, what: str) -> dict[str, Any]:

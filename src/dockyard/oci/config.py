@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from dockyard.errors import InvalidArgument
-from dockyard.oci._json import expect, go_dumps, loads_object, sorted_map, str_list
+from dockyard.oci._json import expect, go_dumps, keep_raw, loads_object, sorted_map, str_list
 from dockyard.oci.container_config import ContainerConfig
 from dockyard.oci.digest import Digest
 from dockyard.oci.platform import Platform
@@ -209,9 +209,7 @@ class ImageConfig:
 
     @classmethod
     def from_json(cls, raw: bytes) -> ImageConfig:
-        config = cls.from_dict(loads_object(raw, "image config"))
-        object.__setattr__(config, "raw", bytes(raw))
-        return config
+        return keep_raw(cls.from_dict(loads_object(raw, "image config")), raw)
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> ImageConfig:

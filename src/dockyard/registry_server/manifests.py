@@ -108,8 +108,7 @@ async def put_manifest(request: Request, storage: RegistryStorage, name: str, re
         doc = parse_document(data, content_type or None)
     except InvalidArgument as exc:
         return error(400, "MANIFEST_INVALID", detail={"reason": exc.message})
-    media_type = doc.media_type or content_type or (
-        mt.OCI_INDEX if isinstance(doc, Index) else mt.OCI_MANIFEST)
+    media_type = doc.effective_media_type  # the body's, else the Content-Type, else OCI's
     if doc.media_type and content_type and content_type != doc.media_type and \
             content_type != "application/octet-stream":
         return error(400, "MANIFEST_INVALID",

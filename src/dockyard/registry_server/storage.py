@@ -10,7 +10,6 @@ is verified and renamed into place):
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 import time
@@ -162,19 +161,10 @@ class RegistryStorage:
         actual = state.digest()
         if actual != digest:
             return False
-        target = self.content.path(digest)
-        with open(state.path, "rb+") as f:
-            os.fsync(f.fileno())
-        if target.exists():
+        with open(state.path, "rb") as f:
+            published = self.content.publish(f.fileno(), state.path, digest)
+        if not published:
             state.path.unlink(missing_ok=True)
-        else:
-            os.chmod(state.path, 0o644)
-            os.rename(state.path, target)
-            fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
         self.link_blob(repo, digest)
         self._forget_upload(upload_id)
         return True
@@ -188,11 +178,6 @@ class RegistryStorage:
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
         with self._lock:
             self._uploads.pop(upload_id, None)
-
-    def put_blob_bytes(self, repo: str, data: bytes) -> str:
-        digest = self.content.write_bytes(data)
-        self.link_blob(repo, digest)
-        return digest
 
     # -- manifests and tags ----------------------------------------------------------------
     def put_manifest(self, row: ManifestRow, data: bytes, tags: list[str]) -> None:

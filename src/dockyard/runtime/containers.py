@@ -69,6 +69,7 @@ class Container:
     finished_at: float | None = None
     restart_count: int = 0
     config: dict[str, Any] = field(default_factory=dict)
+    health: dict[str, Any] | None = field(default=None, compare=False)  # read, never stored here
 
     @property
     def short_id(self) -> str:

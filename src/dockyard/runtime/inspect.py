@@ -26,7 +26,9 @@ def _duration(seconds: float) -> str:
 def status_text(c: Container, now: float | None = None) -> str:
     now = time.time() if now is None else now
     if c.state == RUNNING:
-        return f"Up {_duration(now - (c.started_at or now))}"
+        from dockyard.runtime.health import status_suffix
+
+        return f"Up {_duration(now - (c.started_at or now))}{status_suffix(c.health)}"
     if c.state == EXITED:
         return f"Exited ({c.exit_code}) {_duration(now - (c.finished_at or now))} ago"
     if c.state == CREATED:
@@ -68,7 +70,8 @@ def inspect(c: Container, container_dir: str) -> dict[str, Any]:
     nets = {}
     for name, info in (cfg.get("networks_state") or {}).items():
         nets[name] = {
-            "Aliases": [c.name, c.short_id] if name != "bridge" else None,
+            "Aliases": ([c.name, *(cfg.get("aliases") or {}).get(name, []), c.short_id]
+                        if name != "bridge" else None),
             "NetworkID": info.get("NetworkID", ""), "EndpointID": "",
             "Gateway": info.get("Gateway", ""), "IPAddress": info.get("IPAddress", ""),
             "IPPrefixLen": info.get("IPPrefixLen", 0), "IPv6Gateway": "",
@@ -94,6 +97,7 @@ def inspect(c: Container, container_dir: str) -> dict[str, Any]:
             "OOMKilled": False, "Dead": False, "Pid": c.pid if running else 0,
             "ExitCode": c.exit_code, "Error": cfg.get("error", ""),
             "StartedAt": iso(c.started_at), "FinishedAt": iso(c.finished_at),
+            **({"Health": c.health} if c.health is not None else {}),
         },  # fmt: skip
         "Image": c.image_id,
         "ResolvConfPath": f"{container_dir}/resolv.conf",
@@ -136,6 +140,7 @@ def inspect(c: Container, container_dir: str) -> dict[str, Any]:
             "Image": c.image, "Volumes": None, "WorkingDir": cfg.get("workdir", ""),
             "Entrypoint": cfg.get("entrypoint"), "OnBuild": None,
             "Labels": cfg.get("labels", {}), "StopSignal": cfg.get("stop_signal", "SIGTERM"),
+            **({"Healthcheck": cfg["healthcheck"]} if cfg.get("healthcheck") else {}),
         },  # fmt: skip
         "NetworkSettings": {
             "Bridge": "", "SandboxID": c.id if running else "", "HairpinMode": False,

@@ -119,3 +119,33 @@ def follow(path: Path, offset: int, still_running: Callable[[], bool]) -> Iterat
         if not still_running():
             return
         time.sleep(0.1)
+
+
+def _now_rfc3339() -> str:
+    """The current time as conmon stamps log lines: local time, nanoseconds, +HH:MM offset."""
+    ns = time.time_ns()
+    t = time.localtime(ns // 1_000_000_000)
+    off = time.strftime("%z", t)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ns % 1_000_000_000:09d}{off[:3]}:{off[3:]}"
+
+
+class LogWriter:
+    """Append output to a k8s-file log as conmon does: one line per entry, `F` for a full line,
+    `P` for the partial end of a read (a reader joins it with what follows)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = path.open("ab")
+        self.start = self._fh.tell()
+
+    def write(self, stream: str, data: bytes) -> None:
+        stamp = f"{_now_rfc3339()} {stream} ".encode()
+        *lines, rest = data.split(b"\n")
+        out = [stamp + b"F " + line + b"\n" for line in lines]
+        if rest:
+            out.append(stamp + b"P " + rest + b"\n")
+        self._fh.write(b"".join(out))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()

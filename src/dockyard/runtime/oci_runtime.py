@@ -57,6 +57,34 @@ def _read_error_log(path: Path) -> str | None:
     return errors[-1] if errors else None
 
 
+def _pump(proc: subprocess.Popen[bytes], writer: Any) -> None:
+    """Copy the child's stdout/stderr to ours (fds 1 and 2) and to `writer` until both close."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    echo = {"stdout": 1, "stderr": 2}
+    for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        assert pipe is not None
+        sel.register(pipe, selectors.EVENT_READ, stream)
+    while sel.get_map():
+        for key, _ in sel.select():
+            data = os.read(key.fd, 65536)
+            if not data:
+                sel.unregister(key.fileobj)
+                continue
+            stream = key.data
+            writer.write(stream, data)
+            fd = echo.get(stream)
+            if fd is None:
+                continue
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            except OSError:  # our reader went away (a closed pipe): keep logging only
+                echo.pop(stream)
+    sel.close()
+
+
 class OciRuntime:
     """One OCI runtime binary with its own state directory (`--root`, per dockyard store)."""
 
@@ -101,14 +129,20 @@ class OciRuntime:
         return proc
 
     def run_foreground(
-        self, cid: str, bundle: Path, log: Path, *, stdin_open: bool, on_started: Any = None
-    ) -> int:
-        """`runtime run` attached to our stdio; signals we get go to the container. Exit code back."""
+        self, cid: str, bundle: Path, log: Path, *, stdin_open: bool, on_started: Any = None,
+        output_log: Path | None = None,
+    ) -> int:  # fmt: skip
+        """`runtime run` attached to our stdio; signals we get go to the container. Exit code back.
+
+        With `output_log`, the container's stdout and stderr pass through this process, which
+        copies them to ours and appends them to that k8s-file log (what `logs` reads).
+        """
         log.unlink(missing_ok=True)
+        pipe = subprocess.PIPE if output_log is not None else None
         proc = subprocess.Popen(
             self.base(log) + ["run", "--bundle", str(bundle), cid],
-            stdin=None if stdin_open else subprocess.DEVNULL,
-        )
+            stdin=None if stdin_open else subprocess.DEVNULL, stdout=pipe, stderr=pipe,
+        )  # fmt: skip
 
         def forward(signum: int, _frame: Any) -> None:
             try:
@@ -119,9 +153,15 @@ class OciRuntime:
         forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
                      signal.SIGUSR1, signal.SIGUSR2)  # fmt: skip
         old = {s: signal.signal(s, forward) for s in forwarded}
+        writer = None
         try:
             if on_started is not None:
                 on_started(proc.pid)
+            if output_log is not None:
+                from dockyard.runtime.logs import LogWriter
+
+                writer = LogWriter(output_log)
+                _pump(proc, writer)
             while True:
                 try:
                     rc = proc.wait()
@@ -131,8 +171,13 @@ class OciRuntime:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+            if writer is not None:
+                writer.close()
         err = _read_error_log(log)
         if rc != 0 and err is not None:
+            if writer is not None:  # the command never ran: runc's own words are no container log
+                with open(writer.path, "r+b") as fh:
+                    fh.truncate(writer.start)
             exc = runtime_failure(err)
             exc.reported = True  # type: ignore[attr-defined]  # runc printed it on our stderr
             raise exc
@@ -177,6 +222,34 @@ class OciRuntime:
             return [int(p) for p in json.loads(proc.stdout) or []]
         except (json.JSONDecodeError, ValueError):
             return []
+
+    def exec_capture(self, cid: str, process_file: Path, timeout: float) -> tuple[int, bytes]:
+        """`runtime exec` with stdout and stderr captured together (a health probe).
+
+        Past `timeout` the process is killed (through the pid the runtime wrote) and the
+        result is (-1, a message), as Docker reports a probe that timed out.
+        """
+        log, pid_file = process_file.with_suffix(".log"), process_file.with_suffix(".pid")
+        log.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
+        proc = subprocess.Popen(
+            self.base(log) + ["exec", "--process", str(process_file), "--pid-file", str(pid_file), cid],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+            proc.kill()
+            proc.communicate()
+            return -1, f"Health check exceeded timeout ({timeout:g}s)".encode()
+        err = _read_error_log(log) if proc.returncode != 0 else None
+        if err is not None and not out:
+            out = f"OCI runtime exec failed: {err}".encode()
+        return proc.returncode, out
 
     def exec(
         self, cid: str, process_file: Path, log: Path, *, tty: bool, detach: bool, stdin_open: bool

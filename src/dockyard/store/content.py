@@ -171,16 +171,10 @@ class IngestFile:
                 f"blob {digest} has {self.size} bytes, expected {size}",
                 hint="the source is corrupt or truncated; nothing was stored",
             )
-        fd = self._raw.fileno()
-        os.fsync(fd)
-        target = self._store.path(digest)
-        if target.exists():
-            self.discard()
-        else:
-            os.fchmod(fd, 0o644)
-            os.rename(self.path, target)
+        if self._store.publish(self._raw.fileno(), self.path, digest):
             self._close()
-            _fsync_dir(target.parent)
+        else:
+            self.discard()
         self.digest = digest
         return digest
 
@@ -254,13 +248,7 @@ class ContentWriter:
                 f"blob content does not match its digest: expected {self._expected}, got {digest}",
                 hint="the source is corrupt or was changed in transit; nothing was stored",
             )
-        if self._expected_size is not None and self.size != self._expected_size:
-            self.discard()
-            raise InvalidArgument(
-                f"blob {digest} has {self.size} bytes, expected {self._expected_size}",
-                hint="the source is corrupt or truncated; nothing was stored",
-            )
-        self.digest = self._ingest.adopt(digest, self.size)
+        self.digest = self._ingest.adopt(digest, self._expected_size)  # adopt checks the size
         return self.digest
 
     def discard(self) -> None:
@@ -323,6 +311,21 @@ class ContentStore:
         ]
 
     # -- writing -------------------------------------------------------------------------
+    def publish(self, fd: int, path: Path, digest: str) -> bool:
+        """Put the finished file `path` (open as `fd`, content checked) in place as `digest`.
+
+        It is fsynced, then renamed into blobs/ and the directory fsynced; False when the
+        blob is already present (the caller then drops its file).
+        """
+        os.fsync(fd)
+        target = self.path(digest)
+        if target.exists():
+            return False
+        os.fchmod(fd, 0o644)
+        os.rename(path, target)
+        _fsync_dir(target.parent)
+        return True
+
     def ingest(self, prefix: str = "blob-") -> IngestFile:
         """A new locked file under ingest/ for a producer that hashes what it writes itself."""
         return IngestFile(self, prefix)
@@ -337,16 +340,6 @@ class ContentStore:
                 return expected
         with self.writer(expected) as w:
             w.write(data)
-            return w.commit()
-
-    def write_stream(
-        self, src: BinaryIO, expected: str | None = None, expected_size: int | None = None
-    ) -> str:
-        """Copy a stream into the store (skipped when `expected` is already present)."""
-        if expected is not None and self.has(expected):
-            return expected
-        with self.writer(expected, expected_size) as w:
-            w.copy_from(src)
             return w.commit()
 
     def delete(self, digest: str) -> None:

@@ -228,22 +228,6 @@ class ImageIndex:
             self._record(r) for r in self.db.query("SELECT * FROM images ORDER BY created DESC")
         ]
 
-    def names_of_manifest(self, manifest_digest: str) -> builtins.list[str]:
-        return [
-            r["name"]
-            for r in self.db.query(
-                "SELECT name FROM image_names WHERE manifest_digest = ?", (manifest_digest,)
-            )
-        ]
-
-    def manifests_of(self, image_id: str) -> builtins.list[str]:
-        return [
-            r["digest"]
-            for r in self.db.query(
-                "SELECT digest FROM image_manifests WHERE image_id = ?", (image_id,)
-            )
-        ]
-
     def children(self, image_id: str) -> builtins.list[str]:
         return [r["id"] for r in self.db.query("SELECT id FROM images WHERE parent = ?", (image_id,))]
 

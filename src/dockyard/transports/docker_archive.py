@@ -18,7 +18,6 @@ from dockyard.oci import mediatypes as mt
 from dockyard.oci._json import go_dumps
 from dockyard.oci.config import parse_time
 from dockyard.oci.digest import Digest
-from dockyard.oci.manifest import Manifest
 from dockyard.transports import oci_layout
 from dockyard.transports.oci_layout import ImagePlan, config_diff_ids, normalize_tag
 from dockyard.transports.tarstream import Progress, TarWriter
@@ -176,10 +175,5 @@ def _layout_manifests(spool: Spool) -> dict[str, bytes]:
         plans = oci_layout.read_plans(spool)
     except InvalidArgument:
         return {}  # docker load reads manifest.json only; a bad index.json is not its business
-    out: dict[str, bytes] = {}
-    for plan in plans:
-        if plan.manifest_bytes is not None:
-            manifest = Manifest.from_json(plan.manifest_bytes)
-            if [str(d.digest) for d in manifest.layers] == plan.diff_ids:
-                out[plan.image_id] = plan.manifest_bytes
-    return out
+    # A plan keeps its manifest only when every layer is stored uncompressed under its diff ID.
+    return {plan.image_id: plan.manifest_bytes for plan in plans if plan.manifest_bytes is not None}

@@ -7,14 +7,14 @@ layout (a directory, an oci-archive or a Docker 25+ save) into `ImagePlan`s for 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from dockyard import reference
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.oci import mediatypes as mt
-from dockyard.oci._json import go_dumps
+from dockyard.oci._json import go_dumps, loads_object
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
@@ -40,7 +40,7 @@ class ImagePlan:
     manifest_bytes: bytes | None = None  # a manifest to keep as is (uncompressed layers only)
     docker: bool = True  # media types of a manifest made for it
 
-    @property
+    @cached_property
     def image_id(self) -> str:
         return str(Digest.from_bytes(self.config_bytes))
 
@@ -93,7 +93,7 @@ def is_layout(spool: Spool) -> bool:
 def read_plans(spool: Spool) -> list[ImagePlan]:
     """The images an OCI layout's index.json lists (index entries naming the same manifest merge)."""
     if spool.has("oci-layout"):
-        version = _json_object(spool.read_bytes("oci-layout"), "oci-layout").get("imageLayoutVersion")
+        version = loads_object(spool.read_bytes("oci-layout"), "oci-layout").get("imageLayoutVersion")
         if version != LAYOUT_VERSION:
             raise InvalidArgument(
                 f"unsupported OCI layout version {version!r} (want {LAYOUT_VERSION})"
@@ -179,16 +179,6 @@ def config_diff_ids(config_bytes: bytes) -> list[str]:
     if config.rootfs.type not in ("layers", ""):
         raise InvalidArgument(f"image config: unsupported rootfs type {config.rootfs.type!r}")
     return [str(d) for d in config.diff_ids]
-
-
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidArgument(f"{what} is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{what} is not a JSON object")
-    return value
 
 
 def _parse(fn: Any) -> Any:

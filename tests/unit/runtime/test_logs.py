@@ -32,3 +32,21 @@ def test_partial_lines_tail_and_since() -> None:
     assert [e.text for e in select(entries, 1, None)] == [b"err\n"]
     assert [e.text for e in select(entries, None, parse_since("2026-11-26T16:14:57.15Z"))] == [
         b"tial\n", b"err\n"]  # fmt: skip
+
+
+def test_log_writer_round_trips_through_the_reader(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dockyard.runtime.logs import LogWriter, read_entries
+
+    path = tmp_path / "ctr.log"
+    writer = LogWriter(path)
+    writer.write("stdout", b"one\ntw")
+    writer.write("stdout", b"o\n")
+    writer.write("stderr", b"oops\n")
+    writer.close()
+    entries = read_entries(path)
+    assert b"".join(e.text for e in entries if e.stream == "stdout") == b"one\ntwo\n"
+    assert [e.text for e in entries if e.stream == "stderr"] == [b"oops\n"]
+    assert abs(entries[0].epoch - __import__("time").time()) < 60
+    again = LogWriter(path)  # appends, as conmon does across restarts
+    assert again.start == path.stat().st_size
+    again.close()

@@ -43,6 +43,8 @@ def test_template() -> None:
         'sha256:x ["sh","-c"] [a:1]'
     with pytest.raises(InvalidArgument, match="can't evaluate field Nope"):
         render_template("{{.Nope}}", doc)
+    with pytest.raises(InvalidArgument, match="unclosed action"):
+        render_template("{{.Id}} {{", doc)  # docker: "template: :1: unclosed action"
 
 
 def test_mutate_append_layer_and_config(tmp_path: Path) -> None:

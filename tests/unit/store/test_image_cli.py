@@ -130,6 +130,17 @@ def test_import_garbage_and_truncated(root: Path, tmp_path: Path) -> None:
     assert result.exit_code == 125 and "no such file" in result.output
 
 
+def test_import_refuses_a_header_corrupt_mid_archive(root: Path, tmp_path: Path) -> None:
+    data = bytearray(make_tar({"a": b"x" * 100, "b": b"y" * 100}))
+    assert data[1024:1026] == b"b\0"  # header, data block, then b's header
+    data[1024 + 148 : 1024 + 156] = b"0000000\0"  # a bad checksum in that later header
+    src = tmp_path / "corrupt.tar"
+    src.write_bytes(bytes(data))
+    result = run(root, "import", str(src))
+    assert result.exit_code == 125 and "not a valid tar archive" in result.output
+    assert blobs(root) == set()
+
+
 def test_images_table_and_formats(root: Path, tmp_path: Path) -> None:
     image_id = imported(root, tmp_path, "app:1")
     assert run(root, "tag", "app:1", "localhost:5000/team/app:v2").exit_code == 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -141,4 +144,26 @@ def test_cli_reports_one_line(tmp_path: Path) -> None:
                                 input=b"definitely not an archive" * 30)
     assert result.exit_code == 125
     assert result.output.startswith("Error: the input is not a tar archive")
+    assert "Traceback" not in result.output
+
+
+def test_save_into_a_fifo_writes_it_and_keeps_it(stored: Stored, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = CliRunner().invoke(cli, ["--root", str(stored.store.root), "save", "-o", str(fifo),
+                                      "app:1"])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # written into, never replaced by a file
+    assert "manifest.json" in read_members(received[0])
+
+
+def test_save_to_an_unwritable_path_is_one_error_line(stored: Stored) -> None:
+    result = CliRunner().invoke(cli, ["--root", str(stored.store.root), "save", "-o",
+                                      "/proc/self/dockyard-save.tar", "app:1"])
+    assert result.exit_code == 125
+    assert result.output.startswith("Error: failed to save image: cannot write /proc/self/")
     assert "Traceback" not in result.output

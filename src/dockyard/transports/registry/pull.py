@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dockyard import reference
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.oci import mediatypes as mt
+from dockyard.oci._json import loads_object
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
@@ -75,8 +76,8 @@ def _fetch_small_blob(client: RegistryClient, path: str, desc: Descriptor, scope
 
 
 def _pick_manifest(client: RegistryClient, path: str, ref: str, scope: str,
-                   platform: str | None) -> tuple[Manifest, bytes, str, str]:
-    """(manifest, its bytes, its digest, the digest the reference named)."""
+                   platform: str | None) -> tuple[Manifest, str]:
+    """(the manifest for `platform`, the digest the reference named: its index or itself)."""
     expected = ref if ":" in ref else None
     data, content_type, digest = _fetch_manifest(client, path, ref, scope, expected)
     named = digest
@@ -84,12 +85,12 @@ def _pick_manifest(client: RegistryClient, path: str, ref: str, scope: str,
     if isinstance(doc, Index):
         want = Platform.parse(platform) if platform else None
         chosen = doc.select(want)
-        data, content_type, digest = _fetch_manifest(client, path, str(chosen.digest), scope,
-                                                     str(chosen.digest))
+        data, content_type, _ = _fetch_manifest(client, path, str(chosen.digest), scope,
+                                                str(chosen.digest))
         doc = parse_document(data, content_type or None)
         if not isinstance(doc, Manifest):
             raise InvalidArgument(f"{path}: nested image indexes are not supported")
-    return doc, data, digest, named
+    return doc, named
 
 
 def pull_image(store: Store, client: RegistryClient, ref: reference.Reference,
@@ -99,12 +100,12 @@ def pull_image(store: Store, client: RegistryClient, ref: reference.Reference,
     scope = f"repository:{path}:pull"
     tag_or_digest = str(ref.digest) if ref.digest else (ref.tag or "latest")
     store.db.ensure()
-    manifest, _, _, named = _pick_manifest(client, path, tag_or_digest, scope, platform)
+    manifest, named = _pick_manifest(client, path, tag_or_digest, scope, platform)
     progress.message(f"{ref.digest or ref.tag}: Pulling from {_familiar_repo(ref)}")
     config_bytes = _fetch_small_blob(client, path, manifest.config, scope)
     config = ImageConfig.from_json(config_bytes)
-    diff_ids = [str(d) for d in config.rootfs.diff_ids] if config.rootfs else []
-    layers = [d for d in manifest.layers]
+    diff_ids = [str(d) for d in config.rootfs.diff_ids]
+    layers = list(manifest.layers)
     if len(diff_ids) != len(layers):
         raise InvalidArgument(
             f"{path}: the manifest has {len(layers)} layers but the config lists"
@@ -145,7 +146,7 @@ def _fetch_layers(store: Store, client: RegistryClient, path: str, scope: str,
 def _record(store: Store, client: RegistryClient, ref: reference.Reference, manifest: Manifest,
             config_bytes: bytes, diff_ids: list[str], named: str) -> Pulled:
     config_digest = store.content.write_bytes(config_bytes, expected=str(manifest.config.digest))
-    docker = manifest.media_type == mt.DOCKER_MANIFEST
+    docker = manifest.is_docker
     local = Manifest(
         config=manifest.config,
         layers=tuple(
@@ -186,7 +187,7 @@ def list_tags(client: RegistryClient, path: str) -> list[str]:
         resp = client.request("GET", url, scope=scope)
         if resp.status_code != 200:
             raise registry_error(resp, f"tags of {path}")
-        tags += [str(t) for t in (resp.json().get("tags") or [])]
+        tags += [str(t) for t in (loads_object(resp.content, f"tag list of {path}").get("tags") or [])]
         link = resp.headers.get("link", "")
         url = link[link.find("<") + 1:link.find(">")] if 'rel="next"' in link else ""
     if not tags:

@@ -7,7 +7,6 @@ earlier push, or the registry's own blob kept by a pull) or the registry has it.
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
@@ -116,7 +115,6 @@ def _push_layer(client: RegistryClient, store: Store, path: str, diff_id: str, d
     if stored is None and not chunk_size:
         try:
             digest, size = upload.upload_compressing(client, store, path, diff_id, report)
-            stored = ("gzip", digest, size)
             desc = Descriptor(mt.layer_media_type("gzip", docker), Digest(digest), size)
             progress.status(key, "Pushed")
             _remember(store, diff_id, desc, client.host, path)
@@ -178,7 +176,7 @@ def push_image(store: Store, client: RegistryClient, image: StoredImage,
         annotations=image.manifest.annotations,
     )
     data = manifest.to_json()
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    digest = str(manifest.digest)
     resp = client.request("PUT", f"/v2/{path}/manifests/{ref.tag}", scope=scope, body=data,
                           headers={"Content-Type": manifest.media_type})
     resp.close()
