@@ -15,11 +15,9 @@ def _caret_position(text: str, column: int) -> tuple[int, int]:
     offset = max(column - 1, 0)
     lines = text.splitlines(keepends=True) or [""]
     for index, line in enumerate(lines):
-        if offset < len(line.rstrip("\r\n")) or index == len(lines) - 1:
+        if offset < len(line) or index == len(lines) - 1:
             return index, min(offset, len(line.rstrip("\r\n")))
         offset -= len(line)
-        if offset < 0:
-            return index, len(line.rstrip("\r\n"))
     return 0, 0
 
 
