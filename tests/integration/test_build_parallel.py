@@ -76,3 +76,32 @@ COPY --from=broken /etc/passwd /p
     assert "Error: failed to solve: process" in out.stderr
     assert "sleep 20" not in out.stderr.split("Error:")[-1]
     assert dy("images", "-q", "bad:1", check=False).stdout.strip() == ""
+
+
+def test_two_stages_pull_the_same_missing_base_once(dy: Dockyard, tmp_path: Path) -> None:
+    """Stages on the same not-yet-stored image pull it from the registry (each through its own
+    store connection) once, and both build on it."""
+    from helpers.registry import start_dockyard_registry
+
+    server = start_dockyard_registry(tmp_path / "registry")
+    try:
+        remote = f"{server.host}/lib/busybox:1"
+        dy("tag", "busybox:latest", remote)
+        dy("push", remote)
+        fresh = Dockyard(tmp_path / "fresh")
+        dockerfile = f"""\
+FROM {remote} AS left
+RUN echo left > /who
+FROM {remote} AS right
+RUN echo right > /who
+FROM scratch
+COPY --from=left /who /left
+COPY --from=right /who /right
+"""
+        out = fresh.build(_context(tmp_path, dockerfile), "-t", "pulled:1")
+    finally:
+        server.stop()
+    assert out.stderr.count(f"pulling {remote}") == 1, out.stderr
+    assert fresh.read_file("pulled:1", "/left") == b"left\n"
+    assert fresh.read_file("pulled:1", "/right") == b"right\n"
+    assert fresh("images", "-q", remote).stdout.strip()

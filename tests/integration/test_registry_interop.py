@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers.busybox import make_rootfs_tar
+from helpers.dockerapi import release_network_devices
 from helpers.registry import (
     DOCKYARD,
     REPO,
@@ -69,10 +70,12 @@ def skopeo(*args: str) -> str:
 
 
 @pytest.fixture
-def busybox(tmp_path: Path, env: dict[str, str]) -> str:
-    """A busybox image imported into the test store; returns its ID."""
+def busybox(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
+    """A busybox image imported into the test store; returns its ID. Afterwards the bridge
+    a `run` on the default network made is released."""
     tar = make_rootfs_tar(tmp_path / "busybox.tar", tmp_path / "rootfs")
-    return dy(tmp_path, env, "import", str(tar), "busybox:test").stdout.strip()
+    yield dy(tmp_path, env, "import", str(tar), "busybox:test").stdout.strip()
+    release_network_devices(tmp_path / "store")
 
 
 def image_id(tmp_path: Path, env: dict[str, str], ref: str) -> str:

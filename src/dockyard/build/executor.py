@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.build import imaging, meta, planner
+from dockyard.build import imaging, meta, planner, step_text
 from dockyard.build.context import BuildContext
 from dockyard.build.copy import Copier, Owner, dest_path, parse_chmod, resolve_chown
 from dockyard.build.layers import LayerWork, readonly_rootfs, writable_layer
-from dockyard.build.options import BuildOptions
+from dockyard.build.options import BuildOptions, network_mode
 from dockyard.build.progress import Progress, Vertex
 from dockyard.build.sources import exclude_of, is_url, prepare, resolve_late
 from dockyard.build.stepcache import BuildCache, step_key
@@ -58,35 +57,11 @@ class _StageState:
     dirty: bool = False
 
 
-def _canonical(command: Command) -> dict[str, Any]:
-    """The expanded command's fields (not where it was written) for the cache key."""
-    out: dict[str, Any] = {"kind": type(command).__name__}
-    for f in dataclasses.fields(command):
-        if f.name == "node":
-            continue
-        value = getattr(command, f.name)
-        if isinstance(value, list):
-            value = [_plain(v) for v in value]
-        out[f.name] = value
-    return json.loads(json.dumps(out, default=str))
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value
-
-
-def _display(command: Command) -> str:
-    first = command.node.original.strip().splitlines()[0] if command.node.original else ""
-    keyword, _, rest = first.partition(" ")
-    return f"{keyword.upper()} {rest.strip()}".strip()
-
-
 class Executor:
     def __init__(
         self, store: Store, context: BuildContext, dockerfile: Dockerfile, lines: list[str],
-        options: BuildOptions, progress: Progress, pull: Callable[[str], None] | None = None,
+        options: BuildOptions, progress: Progress,
+        pull: Callable[[Store, str], None] | None = None,
     ) -> None:  # fmt: skip
         self.main_store = store
         self._local = threading.local()  # a stage thread's own Store and BuildCache
@@ -100,7 +75,9 @@ class Executor:
         self.results: dict[int, StoredImage] = {}
         self.stage_states: dict[int, _StageState] = {}  # finished stages (their ARGs)
         self.filename = dockerfile.ast.filename
-        self.pull = pull  # fetches a missing base image into the store (the registry client)
+        self.pull = pull  # fetches a missing base image into a store (the registry client)
+        self._pulling: dict[str, threading.Lock] = {}  # one pull per image at a time
+        self._pulls_lock = threading.Lock()
         self.externals: dict[str, str] = {}  # image names the build resolved -> image IDs
         self.used_keys: list[str] = []  # cache keys of every step (linked to the result)
         self.volatile = False  # read something outside the context (ADD of a URL)
@@ -223,15 +200,22 @@ class Executor:
         return image
 
     def _find_or_pull(self, ref: str, vertex: Vertex) -> StoredImage:
-        """The base image from the store, pulled through the registry client when missing."""
+        """The base image from the store, pulled through the registry client when missing:
+        into the calling stage's own Store, and once when two stages need the same image."""
         try:
             return self.store.image(ref)
         except NotFound:
             if self.pull is None:
                 raise NotFound("no such image in the local store, and no registry to pull it"
                                " from") from None  # fmt: skip
-        vertex.note(f"pulling {ref}")
-        self.pull(ref)
+        with self._pulls_lock:
+            lock = self._pulling.setdefault(ref, threading.Lock())
+        with lock:
+            try:
+                return self.store.image(ref)  # another stage pulled it meanwhile
+            except NotFound:
+                vertex.note(f"pulling {ref}")
+                self.pull(self.store, ref)
         return self.store.image(ref)
 
     def _triggers(self, image: StoredImage) -> list[Command]:
@@ -277,7 +261,7 @@ class Executor:
     ) -> StoredImage:
         """A metadata-only step: keyed on the previous step's key, applied to the config in
         memory (the stage's image is written once, by _materialize or the next layer step)."""
-        details = _canonical(step.command)
+        details = step_text.canonical(step.command)
         state.key = step_key(state.key, created_by or "", details, self._used_args(state, step))
         entry = imaging.history(now(), created_by, True) if created_by is not None else None
         state.config = imaging.with_entry(config, entry)
@@ -295,11 +279,12 @@ class Executor:
 
     def _layer_step(
         self, state: _StageState, step: Step, label: str, config: ImageConfig, created_by: str,
-        work: Callable[[LayerWork, Vertex], None], sources: str = "", extra: dict[str, Any] | None = None,
+        work: Callable[[LayerWork, Vertex], None], sources: str = "",
+        extra: dict[str, Any] | None = None,
     ) -> StoredImage:  # fmt: skip
         parent = state.image
         vertex = self.progress.vertex(state.plan.label(label))
-        details = {**_canonical(step.command), **(extra or {})}
+        details = {**step_text.canonical(step.command), **(extra or {})}
         key = step_key(state.key, created_by, details, self._used_args(state, step), sources)
         state.key = key
         self.used_keys.append(key)
@@ -355,35 +340,41 @@ class Executor:
                 owner = Owner(resolved.uid, resolved.gid)
             Copier(rootfs, wd, owner, None)._mkdirs(wd)
 
-        return self._layer_step(state, step, _display(command), config, created_by, work)
+        return self._layer_step(state, step, step_text.display(command), config, created_by, work)
 
     def _run(self, state: _StageState, step: Step, command: Run) -> StoredImage:
-        from dockyard.build import mounts as run_mounts
-        from dockyard.build import run_step
-
         config = state.config
-        args, files = _run_args(config, command)
+        args, files = step_text.run_args(config, command)
         env_map = dict(e.partition("=")[::2] for e in config.cfg.env or ())
         stage_args = [(n, env_map.get(n, state.tracker.args.get(n, ""))) for n in state.declared]
         created_by = meta.run_created_by(args, stage_args)
-        network = run_step.network_mode(command.network or self.opts.network)
+        network = network_mode(command.network or self.opts.network)
         workdir = config.cfg.working_dir or "/"
-        request = run_step.RunRequest(
-            args=args, env=step.run_env(self.opts.build_args), user=config.cfg.user,
-            workdir=workdir, network=network, files=files,
-        )  # fmt: skip
         images = {m.from_: self._from_image(state, m.from_, command)
                   for m in command.mounts if m.from_}  # fmt: skip
-        try:
-            mount_keys = run_mounts.key_details(command.mounts, self.context, images)
-        except DockyardError as exc:
-            raise self._located(exc, command) from exc
+        mount_keys: list[str] = []
+        if command.mounts:
+            from dockyard.build import mounts as run_mounts
+
+            try:
+                mount_keys = run_mounts.key_details(command.mounts, self.context, images)
+            except DockyardError as exc:
+                raise self._located(exc, command) from exc
 
         def work(layer: LayerWork, vertex: Vertex) -> None:
+            # imported only when the step runs: a cached RUN needs no runtime machinery
+            from dockyard.build import run_step
+
+            request = run_step.RunRequest(
+                args=args, env=step.run_env(self.opts.build_args), user=config.cfg.user,
+                workdir=workdir, network=network, files=files,
+            )  # fmt: skip
             if not command.mounts:
                 layer.prunable = run_step.run(self.store, layer.rootfs, request, vertex.log,
                                               self.opts.runtime, self.cancel)  # fmt: skip
                 return
+            from dockyard.build import mounts as run_mounts
+
             with run_mounts.prepared(
                 self.store, layer.rootfs, workdir, command.mounts, context=self.context,
                 images=images, secrets=self.opts.secrets,
@@ -396,7 +387,7 @@ class Executor:
         extra: dict[str, Any] = {"run_env": step.run_env(None), "network": network}
         if mount_keys:
             extra["mounts"] = mount_keys
-        return self._layer_step(state, step, _display(command), config, created_by, work,
+        return self._layer_step(state, step, step_text.display(command), config, created_by, work,
                                 extra=extra)  # fmt: skip
 
     def _copy(self, state: _StageState, step: Step, command: Copy | Add) -> StoredImage:
@@ -413,10 +404,10 @@ class Executor:
                 prepared = prepare(self.store, command, None if from_image else self.context,
                                    env, work_dir)  # fmt: skip
             except DockyardError as exc:
-                vertex = self.progress.vertex(state.plan.label(_display(command)))
+                vertex = self.progress.vertex(state.plan.label(step_text.display(command)))
                 self._fail(vertex, command, exc)
             sources = prepared.digest + (f" from {from_image.id}" if from_image else "")
-            created_by = _copy_created_by(command)
+            created_by = step_text.copy_created_by(command)
 
             def work(layer: LayerWork, _vertex: Vertex) -> None:
                 rootfs = layer.rootfs
@@ -430,7 +421,8 @@ class Executor:
                     keep = owner if command.chown else Owner(None, None)
                     Copier(rootfs, dest, keep, mode, exclude).copy(prepared.sources)
 
-            return self._layer_step(state, step, _display(command), config, created_by, work,
+            label = step_text.display(command)
+            return self._layer_step(state, step, label, config, created_by, work,
                                     sources=sources, extra={"dest": dest})  # fmt: skip
         finally:
             import shutil
@@ -468,39 +460,3 @@ class Executor:
                 f"{what}={ref}: no stage or image named {ref!r}",
                 hint="name an earlier stage (FROM ... AS name) or an image in the store"),
                 command) from exc  # fmt: skip
-
-
-def _run_args(config: ImageConfig, command: Run) -> tuple[list[str], list[tuple[str, bytes]]]:
-    """The process args of a RUN (heredocs as BuildKit runs them) and files for /dev/pipes."""
-    from dockyard.dockerfile.heredoc import chomp_heredoc_content, try_parse_heredoc
-
-    if command.json_form:
-        return list(command.cmd), []
-    text = command.cmd if isinstance(command.cmd, str) else " ".join(command.cmd)
-    files: list[tuple[str, bytes]] = []
-    if command.heredocs:
-        first = command.heredocs[0]
-        if try_parse_heredoc(text.strip()) is not None:
-            data = chomp_heredoc_content(first.content) if first.chomp else first.content
-            if data.startswith("#!"):
-                files.append((first.name, data.encode()))
-                text = f"/dev/pipes/{first.name}"
-            else:
-                text = data
-        else:
-            text += "".join(f"\n{h.content}{h.name}" for h in command.heredocs)
-    return meta.with_shell(config, text), files
-
-
-def _copy_created_by(command: Copy | Add) -> str:
-    parts = ["ADD" if isinstance(command, Add) else "COPY"]
-    if isinstance(command, Copy) and command.parents:
-        parts.append("--parents")
-    if command.chown:
-        parts.append(f"--chown={command.chown}")
-    if command.chmod:
-        parts.append(f"--chmod={command.chmod}")
-    parts += command.sources
-    parts += [f"<<{h.path}" for h in command.heredocs]
-    parts.append(command.dest)
-    return " ".join(parts) + " # buildkit"

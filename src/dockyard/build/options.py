@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dockyard.errors import InvalidArgument
+
 
 @dataclass
 class BuildOptions:
@@ -17,3 +19,16 @@ class BuildOptions:
     platform: str | None = None
     runtime: str | None = None
     secrets: dict[str, bytes] = field(default_factory=dict, repr=False)  # --secret id -> value
+
+
+def network_mode(value: str) -> str:
+    """--network / RUN --network value -> default | host | none."""
+    mode = (value or "default").lower()
+    if mode in ("default", "bridge"):
+        return "default"
+    if mode in ("host", "none"):
+        return mode
+    raise InvalidArgument(
+        f"network mode {value!r} not supported for build",
+        hint="use --network default (bridge with NAT), host or none",
+    )

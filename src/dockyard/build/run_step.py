@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
     from dockyard.store import Store
@@ -165,16 +165,3 @@ def _watch(runtime: Any, cid: str, cancel: threading.Event, finished: threading.
 
 def _shown(args: list[str]) -> str:
     return '"' + " ".join(args) + '"'
-
-
-def network_mode(value: str) -> str:
-    """--network / RUN --network value -> default | host | none."""
-    mode = (value or "default").lower()
-    if mode in ("default", "bridge"):
-        return "default"
-    if mode in ("host", "none"):
-        return mode
-    raise InvalidArgument(
-        f"network mode {value!r} not supported for build",
-        hint="use --network default (bridge with NAT), host or none",
-    )

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import InvalidArgument
 
 
 def _store(ctx: click.Context) -> Any:
@@ -33,19 +33,6 @@ def _pairs(values: tuple[str, ...], what: str, from_env: bool) -> dict[str, str]
                 continue
         out[key] = value
     return out
-
-
-def _show_syntax_error(exc: DockyardError) -> None:
-    """BuildKit's excerpt for a Dockerfile error: `Dockerfile:N`, the lines, the bad one marked."""
-    from dockyard.dockerfile.errors import DockerfileSyntaxError
-
-    if not isinstance(exc, DockerfileSyntaxError) or not exc.line:
-        return
-    click.echo(f"{exc.filename}:{exc.line}", err=True)
-    click.echo("--------------------", err=True)
-    for i, text in enumerate((exc.line_text or "").splitlines() or [""]):
-        click.echo(f" {exc.line + i:>3} | >>> {text}", err=True)
-    click.echo("--------------------", err=True)
 
 
 def _lint(text: str, name: str, context_dir: Path | None) -> int:
@@ -85,6 +72,8 @@ def build_command(ctx: click.Context, **kw: Any) -> None:
     """Build an image from a Dockerfile."""
     from dockyard.build.options import BuildOptions
     from dockyard.build.progress import Progress
+    from dockyard.cli.dockerfile_errors import report_syntax_error
+    from dockyard.dockerfile.errors import DockerfileSyntaxError
     from dockyard.engine.build import BuildRequest, build, check_platform
 
     check_platform(kw["platform"])
@@ -117,9 +106,9 @@ def build_command(ctx: click.Context, **kw: Any) -> None:
     progress = Progress(mode)
     try:
         result = build(_store(ctx), req, progress)
-    except DockyardError as exc:
-        _show_syntax_error(exc)
-        raise
+    except DockerfileSyntaxError as exc:
+        report_syntax_error(exc)  # file:line:column, the line, a caret and what was expected
+        sys.exit(exc.exit_code)
     if kw["iidfile"]:
         Path(kw["iidfile"]).write_text(result.image_id)
     if kw["quiet"]:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from dockyard.cli.dockerfile_errors import report_syntax_error
 from dockyard.dockerfile import DockerfileSyntaxError, parse_file
 from dockyard.dockerfile.stages import build_stages
 
@@ -26,14 +27,7 @@ def parse_command(path: str, warnings: bool, strict: bool) -> None:
         if strict:
             build_stages(result)
     except DockerfileSyntaxError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
-        if exc.line_text:
-            click.echo(f"  {exc.line:>4} | {exc.line_text}", err=True)
-            caret = " " * max(exc.column - 1, 0) + "^"
-            expected = f" expected {exc.expected}" if exc.expected else ""
-            click.echo(f"       | {caret}{expected}", err=True)
-        if exc.hint:
-            click.echo(f"Hint: {exc.hint}", err=True)
+        report_syntax_error(exc)
         sys.exit(exc.exit_code)
     except OSError as exc:
         click.echo(f"Error: cannot read {path}: {exc.strerror}", err=True)

@@ -126,7 +126,7 @@ def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str]
         warnings = [f"{w.short or 'Warning'}: {w.message} (line {w.line})" for w in result.warnings]
         with store.lease():
             executor = Executor(store, context, dockerfile, text.splitlines(), opts, progress,
-                                _puller(store, opts.platform))
+                                _puller(opts.platform))
             image = executor.run()
             export = progress.vertex("exporting to image")
             export.note(f"writing image {image.id} done")
@@ -147,10 +147,11 @@ def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str]
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _puller(store: Store, platform: str | None) -> Callable[[str], None]:
-    """FROM an image missing from the store: `docker pull` it (quietly) through the registry."""
+def _puller(platform: str | None) -> Callable[[Store, str], None]:
+    """FROM an image missing from the store: `docker pull` it (quietly) through the registry,
+    into the store given (a parallel stage's own)."""
 
-    def pull(ref: str) -> None:
+    def pull(store: Store, ref: str) -> None:
         from dockyard.engine import registry
 
         registry.pull(store, ref, platform=platform)

@@ -13,6 +13,15 @@ _SCHEMAS: dict[str, str] = {}
 _lock = threading.Lock()
 
 
+_VERSIONS_DDL = "CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY KEY, digest TEXT NOT NULL);"
+
+
+def _digest(ddl: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(ddl.encode()).hexdigest()[:16]
+
+
 def register_schema(name: str, ddl: str) -> None:
     """Declare a module's tables; `ddl` must be idempotent (CREATE ... IF NOT EXISTS)."""
     _SCHEMAS[name] = ddl
@@ -40,6 +49,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
+        self._applied: dict[str, str] = {}  # schema name -> digest of the DDL run in this db
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -58,10 +68,27 @@ class Database:
         return self._conn
 
     def _ensure_schemas(self) -> None:
+        """Run the DDL of every registered schema this database has not seen in that exact
+        text (a digest per schema in `schema_versions`): one read when nothing changed."""
         assert self._conn is not None
         with _lock:
-            for ddl in _SCHEMAS.values():
-                self._conn.executescript("BEGIN IMMEDIATE;" + ddl + ";COMMIT;")
+            wanted = {name: _digest(ddl) for name, ddl in _SCHEMAS.items()}
+            if all(self._applied.get(n) == d for n, d in wanted.items()):
+                return
+            try:
+                rows = self._conn.execute("SELECT name, digest FROM schema_versions").fetchall()
+                self._applied = {str(r[0]): str(r[1]) for r in rows}
+            except sqlite3.OperationalError:  # a database made before schema versions
+                self._applied = {}
+            todo = [n for n, d in wanted.items() if self._applied.get(n) != d]
+            if not todo:
+                return
+            script = ["BEGIN IMMEDIATE;", _VERSIONS_DDL]
+            for name in todo:
+                script += [_SCHEMAS[name], ";", "INSERT OR REPLACE INTO schema_versions VALUES ('",
+                           name.replace("'", "''"), "', '", wanted[name], "');"]  # fmt: skip
+            self._conn.executescript("".join(script) + "COMMIT;")
+            self._applied.update({n: wanted[n] for n in todo})
 
     def ensure(self) -> None:
         """Create any tables registered since the connection opened."""
@@ -87,3 +114,4 @@ class Database:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            self._applied = {}

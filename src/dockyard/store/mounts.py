@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import subprocess
@@ -26,7 +25,7 @@ _libc: ctypes.CDLL | None = None
 def _c() -> ctypes.CDLL:
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _libc = ctypes.CDLL("libc.so.6", use_errno=True)  # find_library would run ldconfig
     return _libc
 
 

@@ -12,22 +12,24 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
-from dockyard.image.layer import DiffResult, Sink, write_diff
 from dockyard.store import mounts, unpack
 from dockyard.store.db import register_schema
 from dockyard.store.locking import file_lock, try_lock_fd
 
 if TYPE_CHECKING:
     from dockyard.image import StoredImage
+    from dockyard.image.layer import DiffResult, Sink
     from dockyard.store import Store
 
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
@@ -337,6 +339,8 @@ class Snapshots:
             parent = row["parent"]
             upper = self._fs(row)
             if self.driver == "overlay":
+                from dockyard.image.layer import write_diff  # only commits need it (not `run`)
+
                 result = self._write_blob(lambda out: write_diff(upper, out))
             else:
                 from dockyard.image.treediff import write_tree_diff
@@ -407,8 +411,47 @@ class Snapshots:
 
 
 def rmtree(path: Path) -> None:
-    if path.exists():
-        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], check=False)
+    """`rm -rf --one-file-system` without a process: remove a tree bottom-up, never crossing
+    into another mount (a directory on another device stays), errors ignored as rm -f does."""
+    try:
+        top = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(top.st_mode):
+        with suppress(OSError):
+            os.unlink(path)
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        _clear_dir(fd, top.st_dev)
+    finally:
+        os.close(fd)
+    with suppress(OSError):
+        os.rmdir(path)
+
+
+def _clear_dir(dirfd: int, dev: int) -> None:
+    with os.scandir(dirfd) as it:
+        entries = list(it)
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                if st.st_dev != dev:
+                    continue  # a mount point: left alone, as --one-file-system does
+                fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dirfd)
+                try:
+                    _clear_dir(fd, dev)
+                finally:
+                    os.close(fd)
+                os.rmdir(entry.name, dir_fd=dirfd)
+            else:
+                os.unlink(entry.name, dir_fd=dirfd)
+        except OSError:
+            continue
 
 
 def _remove_work(work: Path) -> None:

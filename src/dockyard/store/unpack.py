@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import InvalidArgument
-from dockyard.image.layer import apply_layer
 from dockyard.store.locking import file_lock
 
 if TYPE_CHECKING:
@@ -57,6 +56,8 @@ def unpack_layer(snapshots: Snapshots, stream: BinaryIO, diff_id: str, parent: s
             fs = tmp / "fs"
             snapshots.seed(fs, parent)
             try:
+                from dockyard.image.layer import apply_layer  # lazily: `run` never needs it
+
                 result = apply_layer(stream, fs, overlay=snapshots.driver == "overlay")
             except InvalidArgument as exc:
                 raise InvalidArgument(f"layer {diff_id}: {exc.message}", hint=exc.hint) from exc

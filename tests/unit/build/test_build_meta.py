@@ -7,8 +7,9 @@ import pytest
 from dockyard.build import meta
 from dockyard.build.cache import step_key
 from dockyard.build.copy import dest_path, parse_chmod
-from dockyard.build.executor import _copy_created_by, _run_args
 from dockyard.build.planner import plan
+from dockyard.build.step_text import copy_created_by as _copy_created_by
+from dockyard.build.step_text import run_args as _run_args
 from dockyard.dockerfile.expand import StageEnv
 from dockyard.dockerfile.stages import load
 from dockyard.errors import InvalidArgument
