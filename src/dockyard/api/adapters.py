@@ -87,6 +87,9 @@ def create_request(body: dict[str, Any], name: str | None) -> CreateRequest:
         mounts=_mounts(host), labels=dict(body.get("Labels") or {}),
     )  # fmt: skip
     network = host.get("NetworkMode") or "bridge"
+    health = body.get("Healthcheck")
+    if health is not None and not isinstance(health, dict):
+        raise InvalidArgument("Healthcheck must be an object", hint='e.g. {"Test": ["CMD", "true"]}')
     return CreateRequest(
         image=str(body["Image"]), options=opts, name=name or None,
         publish=_publish_specs(host.get("PortBindings")),
@@ -94,6 +97,7 @@ def create_request(body: dict[str, Any], name: str | None) -> CreateRequest:
         network="bridge" if network == "default" else network,
         restart=_restart(host.get("RestartPolicy")), auto_remove=bool(host.get("AutoRemove")),
         detach=not (body.get("AttachStdout") or body.get("AttachStderr")),
+        healthcheck=health or None,
     )  # fmt: skip
 
 

@@ -47,7 +47,17 @@ def test_an_empty_entrypoint_clears_it_and_restart_policies_keep_their_count() -
     assert req.options.entrypoint == [] and req.restart == "on-failure:3" and not req.detach
 
 
-@pytest.mark.parametrize("body", [{}, {"Image": ""}, {"Image": "x", "Cmd": [1]}, []])
+def test_a_healthcheck_in_the_body_overrides_the_images() -> None:
+    # `docker run --health-cmd true --health-interval 1s` sends it as Docker's HealthConfig.
+    health = {"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000, "Retries": 2}
+    req = create_request({"Image": "x", "Healthcheck": health}, None)
+    assert req.healthcheck == health
+    assert create_request({"Image": "x"}, None).healthcheck is None
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"Image": ""}, {"Image": "x", "Cmd": [1]}, [], {"Image": "x", "Healthcheck": "true"}]
+)
 def test_a_bad_create_body_is_an_invalid_argument(body: object) -> None:
     with pytest.raises(InvalidArgument):
         create_request(body, None)  # type: ignore[arg-type]
