@@ -55,6 +55,10 @@ class _StageState:
     declared: list[str] = field(default_factory=list)
     cache_ok: bool = True
     dirty: bool = False
+    in_trigger: bool = False  # running the base's ONBUILD triggers (shown as `ONBUILD ...`)
+
+    def label(self, text: str) -> str:
+        return self.plan.label(("ONBUILD " if self.in_trigger else "") + text)
 
 
 class Executor:
@@ -148,8 +152,9 @@ class Executor:
             tracker.args.update(base.tracker.args)
             tracker.declared |= base.tracker.declared
             state.declared = list(base.declared)
-        for command in [*triggers, *sp.stage.commands]:
+        for n, command in enumerate([*triggers, *sp.stage.commands]):
             self._check_canceled()
+            state.in_trigger = n < len(triggers)
             try:
                 step = tracker.step(command)
             except DockyardError as exc:
@@ -283,7 +288,7 @@ class Executor:
         extra: dict[str, Any] | None = None,
     ) -> StoredImage:  # fmt: skip
         parent = state.image
-        vertex = self.progress.vertex(state.plan.label(label))
+        vertex = self.progress.vertex(state.label(label))
         details = {**step_text.canonical(step.command), **(extra or {})}
         key = step_key(state.key, created_by, details, self._used_args(state, step), sources)
         state.key = key
@@ -404,7 +409,7 @@ class Executor:
                 prepared = prepare(self.store, command, None if from_image else self.context,
                                    env, work_dir)  # fmt: skip
             except DockyardError as exc:
-                vertex = self.progress.vertex(state.plan.label(step_text.display(command)))
+                vertex = self.progress.vertex(state.label(step_text.display(command)))
                 self._fail(vertex, command, exc)
             sources = prepared.digest + (f" from {from_image.id}" if from_image else "")
             created_by = step_text.copy_created_by(command)

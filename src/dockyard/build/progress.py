@@ -109,7 +109,8 @@ class Progress:
         elif self.mode == "tty":
             prefix = "CACHED " if state == "CACHED" else ("ERROR " if state == "ERROR" else "")
             color = "\x1b[31m" if state == "ERROR" else "\x1b[34m"
-            self._write(f"{color} => {prefix}{vertex.name:<60} {took:5.1f}s\x1b[0m\n")
+            shown = prefix + vertex.name
+            self._write(f"{color} => {shown:<60} {took:5.1f}s\x1b[0m\n")
             if message:
                 self._write(f"\x1b[31m => ERROR: {message}\x1b[0m\n")
 

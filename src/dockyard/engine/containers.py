@@ -41,6 +41,13 @@ if TYPE_CHECKING:  # imported where used, to keep `run` lean
     from dockyard.network.networks import NetworkStore
     from dockyard.runtime.volumes import Volumes
 
+
+def default_hostname(given: str | None, network: str, cid: str) -> str:
+    """Docker's: the --hostname, else the host's own name on the host network, else the short ID."""
+    if given:
+        return given
+    return os.uname().nodename if network == "host" else cid[:12]
+
 class ContainerEngine(ContainerSetup, ContainerQueries):
     """Container operations over one store root; every CLI container command calls only this."""
 
@@ -130,7 +137,7 @@ class ContainerEngine(ContainerSetup, ContainerQueries):
             "requested_ports": [m.to_json() for m in requested], "exposed": exposed,
             "publish_all": req.publish_all, "restart": asdict(restart),
             "auto_remove": req.auto_remove, "detach": req.detach,
-            "hostname": opts.hostname or cid[:12], "labels": dict(opts.labels),
+            "hostname": default_hostname(opts.hostname, req.network, cid), "labels": dict(opts.labels),
             "stop_signal": info.config.get("StopSignal") or "SIGTERM",
             "workdir": opts.workdir or info.config.get("WorkingDir") or "",
             "runtime": self.runtime.name, "env": [], "image_arch": info.architecture,

@@ -260,7 +260,8 @@ def network_inspect(net: Network, containers: list[Container]) -> dict[str, Any]
     for c in containers:
         info = (c.config.get("networks_state") or {}).get(net.name)
         if info:
-            members[c.id] = {"Name": c.name, "MacAddress": info.get("MacAddress", ""),
+            members[c.id] = {"Name": c.name, "EndpointID": "",
+                             "MacAddress": info.get("MacAddress", ""),
                              "IPv4Address": f"{info['IPAddress']}/{info.get('IPPrefixLen', 24)}",
                              "IPv6Address": ""}  # fmt: skip
     return {
@@ -270,6 +271,7 @@ def network_inspect(net: Network, containers: list[Container]) -> dict[str, Any]
         "IPAM": {"Driver": "default", "Options": None,
                  "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
         "Internal": net.internal, "Attachable": False, "Ingress": False,
+        "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
         "Containers": members,
         "Options": {"com.docker.network.bridge.name": net.bridge},
         "Labels": net.labels,

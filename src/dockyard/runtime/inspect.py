@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from dockyard.runtime import spec_defaults
 from dockyard.runtime.containers import CREATED, EXITED, RUNNING, Container
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -62,6 +63,31 @@ def _port_map(c: Container) -> dict[str, Any]:
     return ports
 
 
+# HostConfig fields Docker always shows, at the values a `docker run` without those flags gets
+HOST_CONFIG_DEFAULTS: dict[str, Any] = {
+    "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}}, "VolumeDriver": "",
+    "VolumesFrom": None, "ConsoleSize": [0, 0], "CgroupnsMode": "host", "Dns": [],
+    "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private",
+    "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "SecurityOpt": None,
+    "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864, "Isolation": "", "CpuShares": 0,
+    "CgroupParent": "", "BlkioWeight": 0, "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": [],
+    "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": None, "OomKillDisable": False,
+    "PidsLimit": None, "Ulimits": None,
+}
+
+
+def _mount_view(m: dict[str, Any]) -> dict[str, Any]:
+    """One `.Mounts` entry as Docker shows it: Name and Driver for volumes only."""
+    view: dict[str, Any] = {"Type": m["kind"], "Source": m["source"], "Destination": m["destination"]}
+    if m["kind"] == "volume":
+        view.update({"Name": m.get("name") or "", "Driver": "local"})
+    view.update({"Mode": "ro" if m["readonly"] else ("z" if m["kind"] == "volume" else ""),
+                 "RW": not m["readonly"],
+                 "Propagation": "rprivate" if m["kind"] == "bind" else ""})  # fmt: skip
+    return view
+
+
 def inspect(c: Container, container_dir: str) -> dict[str, Any]:
     cfg = c.config
     opts = cfg.get("options", {})
@@ -72,21 +98,19 @@ def inspect(c: Container, container_dir: str) -> dict[str, Any]:
         nets[name] = {
             "Aliases": ([c.name, *(cfg.get("aliases") or {}).get(name, []), c.short_id]
                         if name != "bridge" else None),
+            "IPAMConfig": None, "Links": None, "DriverOpts": None,
             "NetworkID": info.get("NetworkID", ""), "EndpointID": "",
             "Gateway": info.get("Gateway", ""), "IPAddress": info.get("IPAddress", ""),
             "IPPrefixLen": info.get("IPPrefixLen", 0), "IPv6Gateway": "",
             "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": info.get("MacAddress", ""),
+            "DNSNames": ([c.name, *(cfg.get("aliases") or {}).get(name, []), c.short_id]
+                         if name != "bridge" else None),
         }  # fmt: skip
     primary = next(iter(nets.values()), {})
     mounts = []
     for m in opts.get("mounts", []):
-        mounts.append({
-            "Type": m["kind"] if m["kind"] != "volume" else "volume",
-            "Name": m.get("name") or "", "Source": m["source"],
-            "Destination": m["destination"], "Mode": "ro" if m["readonly"] else "",
-            "RW": not m["readonly"], "Propagation": "rprivate" if m["kind"] == "bind" else "",
-        })  # fmt: skip
+        mounts.append(_mount_view(m))
     return {
         "Id": c.id,
         "Created": iso(c.created),
@@ -126,6 +150,9 @@ def inspect(c: Container, container_dir: str) -> dict[str, Any]:
             "Init": opts.get("init") or None,
             "Privileged": False, "PublishAllPorts": cfg.get("publish_all", False),
             "Runtime": cfg.get("runtime", "runc"),
+            **HOST_CONFIG_DEFAULTS,
+            "MaskedPaths": list(spec_defaults.MASKED_PATHS),
+            "ReadonlyPaths": list(spec_defaults.READONLY_PATHS),
         },  # fmt: skip
         "GraphDriver": {"Name": "overlay2", "Data": None},
         "Mounts": mounts,
@@ -144,6 +171,9 @@ def inspect(c: Container, container_dir: str) -> dict[str, Any]:
         },  # fmt: skip
         "NetworkSettings": {
             "Bridge": "", "SandboxID": c.id if running else "", "HairpinMode": False,
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "",
             "Ports": _port_map(c) if running else {},
             "SandboxKey": cfg.get("netns", ""),
             "Gateway": primary.get("Gateway", ""), "IPAddress": primary.get("IPAddress", ""),
