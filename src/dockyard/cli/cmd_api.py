@@ -6,7 +6,9 @@ from typing import Any
 
 import click
 
-DEFAULT_HOST = "unix:///run/dockyard/docker.sock"
+from dockyard.paths import run_dir
+
+DEFAULT_HOST = f"unix://{run_dir() / 'docker.sock'}"  # /run/dockyard/docker.sock for root
 
 
 @click.group("system")

@@ -202,28 +202,54 @@ def _matches(c: Any, filters: list[str]) -> bool:
     return True
 
 
+PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+              "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
+              "Names": "NAMES", "Labels": "LABELS", "Networks": "NETWORKS", "Mounts": "MOUNTS"}  # fmt: skip
+
+
+def _ps_fields(c: Any, no_trunc: bool) -> dict[str, str]:
+    """The fields Docker's `ps --format` offers, as strings."""
+    from dockyard.cli.formatting import ellipsis, time_ago
+    from dockyard.runtime.inspect import command_text, ports_text, status_text
+
+    cmd = command_text(c)
+    opts = c.config.get("options", {})
+    return {
+        "ID": c.id if no_trunc else c.short_id, "Image": c.image,
+        "Command": json.dumps(cmd if no_trunc else ellipsis(cmd, 20), ensure_ascii=False),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(c.created)),
+        "RunningFor": time_ago(c.created), "Ports": ports_text(c), "State": c.state,
+        "Status": status_text(c), "Names": c.name,
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted((c.config.get("labels") or {}).items())),
+        "Networks": ",".join(c.config.get("networks_state") or {}) or c.config.get("network_mode", ""),
+        "Mounts": ",".join(m.get("name") or m["source"] for m in opts.get("mounts", [])),
+    }  # fmt: skip
+
+
 @click.command()
 @click.option("-a", "--all", "all_", is_flag=True, help="Show all containers.")
 @click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @click.option("-f", "--filter", "filters", multiple=True, help="Filter (name=, status=, label=...).")
+@click.option("--format", "fmt", default=None, help="'table', 'json' or a Go template.")
 @click.pass_obj
-def ps(obj: Any, all_: bool, quiet: bool, no_trunc: bool, filters: tuple[str, ...]) -> None:
+def ps(obj: Any, all_: bool, quiet: bool, no_trunc: bool, filters: tuple[str, ...],
+       fmt: str | None) -> None:  # fmt: skip
     """List containers."""
-    from dockyard.cli.formatting import ellipsis, render_table, time_ago
-    from dockyard.runtime.inspect import command_text, ports_text, status_text
+    from dockyard.cli.formatting import format_rows, render_table
 
     rows = [c for c in engine(obj).list(all_=all_ or bool(filters)) if _matches(c, list(filters))]
     if quiet:
         for c in rows:
             click.echo(c.id if no_trunc else c.short_id)
         return
-    table = []
-    for c in rows:
-        cmd = command_text(c)
-        cmd = json.dumps(cmd if no_trunc else ellipsis(cmd, 20), ensure_ascii=False)
-        table.append([c.id if no_trunc else c.short_id, c.image, cmd, time_ago(c.created),
-                      status_text(c), ports_text(c), c.name])  # fmt: skip
+    if fmt and fmt != "table":
+        docs = [_ps_fields(c, no_trunc) for c in rows]
+        if docs:
+            click.echo(format_rows(fmt, docs, PS_HEADERS).rstrip("\n"))
+        return
+    columns = ("ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names")
+    table = [[f[k] for k in columns] for f in (_ps_fields(c, no_trunc) for c in rows)]
     headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
     click.echo(render_table(headers, table).rstrip("\n"))
 

@@ -12,8 +12,9 @@ import click
 
 from dockyard import __version__
 from dockyard.errors import DockyardError
+from dockyard.paths import default_root
 
-DEFAULT_ROOT = "/var/lib/dockyard"
+DEFAULT_ROOT = default_root()  # /var/lib/dockyard for root, else per user (paths.py)
 
 
 class Context:

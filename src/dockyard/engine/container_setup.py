@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from dockyard.engine import networks as netengine
 from dockyard.engine.background import Background
 from dockyard.engine.requests import opts_from_json
-from dockyard.engine.rootfs import ImageSource, snapshot_key
+from dockyard.engine.rootfs import ImageSource, link_rootfs, snapshot_key
 from dockyard.errors import DockyardError
+from dockyard.paths import rootless
 from dockyard.runtime import bundle, health
 from dockyard.runtime.containers import Container, ContainerRecords
 
@@ -70,8 +71,11 @@ class ContainerSetup:
             if netengine.create_netns(c, self.root):
                 plan = netengine.plan(self.networks, c, ports)
                 attach = Background(netengine.attach, plan, c)
-            self.images.mount(snapshot_key(c.id), rootfs)
-            c.config["mounted"] = True
+            if rootless():  # rootless hook: no mount(2), runc runs on the copy snapshot itself
+                rootfs = link_rootfs(self.images, snapshot_key(c.id), rootfs)
+            else:
+                self.images.mount(snapshot_key(c.id), rootfs)
+                c.config["mounted"] = True
             host = c.config["network_mode"] == "host"
             opts = opts_from_json(c.config["options"])
             init = next((p for p in INIT_BINARIES if os.path.exists(p)), None) if opts.init else None

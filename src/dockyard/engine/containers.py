@@ -21,7 +21,7 @@ from dockyard.engine.requests import CreateRequest, opts_json, requested_ports
 from dockyard.engine.rootfs import ImageInfo as ImageInfo  # re-exported for ImageSource users
 from dockyard.engine.rootfs import ImageSource, StoreImages, snapshot_key
 from dockyard.errors import Conflict, DockyardError, NotFound
-from dockyard.runtime import bundle, health, monitor
+from dockyard.runtime import bundle, health, monitor, rootless
 from dockyard.runtime.containers import (
     CREATED,
     EXITED,
@@ -114,6 +114,8 @@ class ContainerEngine(ContainerSetup, ContainerQueries):
     def create(self, req: CreateRequest) -> Container:
         info = self.images.resolve(req.image)
         name = check_name(req.name) if req.name else self.records.random_name()
+        if rootless.active():  # rootless hook: no CNI networks, no -p (runtime/rootless.py)
+            rootless.check_network(req.network, bool(req.publish or req.publish_all))
         if req.network not in netengine.SPECIAL:
             netengine.validate_mode(self.networks, req.network)
         requested, exposed = requested_ports(req, info)

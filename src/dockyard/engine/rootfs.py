@@ -56,6 +56,27 @@ class StoreImages:
         self.store.snapshots.remove(key)
 
 
+def link_rootfs(images: ImageSource, key: str, target: Path) -> Path:
+    """Rootless: no mount(2). `target` becomes a symlink to snapshot `key`'s whole tree (the
+    copy driver keeps one per container), for exec and health checks to read; the resolved
+    directory comes back for config.json (runc refuses a symlinked root)."""
+    from dockyard.errors import Unavailable
+
+    store = getattr(images, "store", None)
+    if store is None or store.snapshots.driver != "copy":
+        raise Unavailable(
+            "rootless containers need a store that uses the copy snapshotter",
+            hint="use a store root of your own (the default ~/.local/share/dockyard) or run as root",
+        )
+    tree = store.snapshots.path(key).resolve()
+    if target.is_symlink():
+        target.unlink()
+    elif target.is_dir():
+        target.rmdir()
+    target.symlink_to(tree)
+    return tree
+
+
 def _top_chain(diff_ids: list[str] | None) -> str | None:
     """The chain ID of an image's top layer (as snapshots key committed layers)."""
     if not diff_ids:

@@ -10,13 +10,13 @@ are in place; /run is emptied at boot, like the rules themselves.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 from dockyard.errors import Unavailable
+from dockyard.paths import run_dir
 
-MARKER_DIR = Path(os.environ.get("DOCKYARD_RUN_DIR", "/run/dockyard")) / "netrules"
+MARKER_DIR = run_dir() / "netrules"  # /run/dockyard/netrules for root (dockyard.paths)
 
 
 def _rules(bridge: str, subnet: str, internal: bool) -> list[tuple[str, str, list[str]]]:

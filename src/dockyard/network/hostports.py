@@ -15,7 +15,9 @@ import os
 import time
 from pathlib import Path
 
-PORTS_DIR = Path(os.environ.get("DOCKYARD_RUN_DIR", "/run/dockyard")) / "ports"
+from dockyard.paths import run_dir
+
+PORTS_DIR = run_dir() / "ports"  # /run/dockyard/ports for root (dockyard.paths)
 
 
 def _path(port: int, protocol: str) -> Path:

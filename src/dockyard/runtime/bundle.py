@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InvalidArgument
-from dockyard.runtime import spec_defaults
+from dockyard.runtime import rootless, spec_defaults
 from dockyard.runtime.users import ResolvedUser, resolve_in_root, resolve_user
 
 OCI_VERSION = "1.0.2"
@@ -236,7 +236,7 @@ def build_spec(
                else spec_defaults.default_seccomp(caps, seccomp_profile, subarches))  # fmt: skip
     if seccomp:
         linux["seccomp"] = seccomp
-    return {
+    spec = {
         "ociVersion": OCI_VERSION,
         "process": process,
         "root": {"path": str(rootfs), "readonly": opts.read_only},
@@ -245,6 +245,11 @@ def build_spec(
         "annotations": dict(opts.labels),
         "linux": linux,
     }
+    # --- rootless hook: a non-root user gets a user namespace, no cgroups (runtime/rootless.py)
+    if rootless.active():
+        rootless.adjust_spec(spec)
+    # --- end rootless hook
+    return spec
 
 
 def process_spec(

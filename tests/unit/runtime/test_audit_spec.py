@@ -35,7 +35,7 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("cmd", "entry", "want"), TABLE)
-def test_dockers_cmd_entrypoint_table_cell_by_cell(cmd, entry, want) -> None:  # type: ignore[no-untyped-def]
+def test_dockers_cmd_entrypoint_table_cell_by_cell(cmd, entry, want) -> None:
     image = {"Cmd": cmd, "Entrypoint": entry}
     if want is None:
         with pytest.raises(InvalidArgument, match="no command specified"):
@@ -67,7 +67,7 @@ def rootfs(tmp_path: Path) -> Path:
     return root
 
 
-def _spec(rootfs: Path, opts: RunOptions, **kw) -> dict:  # type: ignore[no-untyped-def]
+def _spec(rootfs: Path, opts: RunOptions, **kw) -> dict:
     cdir = rootfs.parent / "ctr"
     cdir.mkdir(exist_ok=True)
     return bundle.build_spec({"Cmd": ["sh"], "User": "app"}, opts, rootfs=rootfs, container_dir=cdir,
@@ -130,7 +130,7 @@ def test_hosts_file_names_the_container_and_its_peers() -> None:
     assert lines[0] == "127.0.0.1\tlocalhost" and "10.1.0.5\t0123456789ab" in lines and "10.1.0.6\tdb" in lines
 
 
-def _container(**config) -> Container:  # type: ignore[no-untyped-def]
+def _container(**config) -> Container:
     c = Container("a" * 64, "web", "busybox", "sha256:" + "b" * 64, 0.0, RUNNING, config=config)
     c.pid = 1
     return c
