@@ -1,0 +1,1 @@
+"""Container networking: CNI plugins, network namespaces, per-network firewall rules, port publishing."""
