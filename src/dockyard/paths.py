@@ -37,15 +37,15 @@ def run_dir(euid: int | None = None) -> Path:
         return Path(given)
     if not rootless(euid):
         return Path(SYSTEM_RUN_DIR)
+    uid = os.geteuid() if euid is None else euid
     xdg = os.environ.get("XDG_RUNTIME_DIR", "")
-    if os.path.isabs(xdg) and _owned_dir(xdg):
+    if os.path.isabs(xdg) and _owned_dir(xdg, uid):
         return Path(xdg) / "dockyard"
-    return Path(f"/tmp/dockyard-run-{os.geteuid() if euid is None else euid}")
+    return Path(f"/tmp/dockyard-run-{uid}")
 
 
-def _owned_dir(path: str) -> bool:
+def _owned_dir(path: str, uid: int) -> bool:
     try:
-        st = os.stat(path)
+        return os.stat(path).st_uid == uid
     except OSError:
         return False
-    return st.st_uid == os.geteuid() and os.access(path, os.W_OK)

@@ -272,7 +272,7 @@ def process_spec(
     if user:
         u = resolve_user(rootfs, user)
         proc["user"] = {"uid": u.uid, "gid": u.gid}
-        if u.additional_gids:
+        if u.additional_gids and not rootless.active():  # runc: no extra groups rootless
             proc["user"]["additionalGids"] = u.additional_gids
     return proc
 

@@ -209,6 +209,10 @@ class OciRuntime:
         """Send a signal; False if the container is not running any more."""
         args = ["kill"] + (["--all"] if all_processes else []) + [cid, str(sig)]
         proc = self._run(args, f"kill {cid}", check=False)
+        if proc.returncode != 0 and all_processes:
+            # rootless: --all needs the container's cgroup, which it has not got; its own pid
+            # namespace ends with its first process, so that one signal reaches them all.
+            proc = self._run(["kill", cid, str(sig)], f"kill {cid}", check=False)
         return proc.returncode == 0
 
     def delete(self, cid: str, force: bool = False) -> None:
