@@ -14,6 +14,7 @@ from starlette.routing import Route
 from dockyard import __version__
 from dockyard.api import API_VERSION, MIN_API_VERSION
 from dockyard.engine.image_import import host_os_arch
+from dockyard.hostinfo import mem_total, os_name
 
 PING_HEADERS = {
     "API-Version": API_VERSION,
@@ -59,26 +60,6 @@ async def version(request: Request) -> Response:
     })  # fmt: skip
 
 
-def _os_name() -> str:
-    try:
-        for line in open("/etc/os-release"):
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return "Linux"
-
-
-def _mem_total() -> int:
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def info_sync(request: Request) -> Response:
     from dockyard.engine import open_store
     from dockyard.engine.containers import ContainerEngine
@@ -103,11 +84,11 @@ def info_sync(request: Request) -> Response:
         "SystemTime": "", "LoggingDriver": "k8s-file",
         "CgroupDriver": "cgroupfs", "CgroupVersion": "2" if cgroup2 else "1",
         "NEventsListener": 0, "KernelVersion": platform.release(),
-        "OperatingSystem": _os_name(), "OSVersion": "", "OSType": "linux",
+        "OperatingSystem": os_name(), "OSVersion": "", "OSType": "linux",
         "Architecture": platform.machine(), "IndexServerAddress": "https://index.docker.io/v1/",
         "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"],
                            "Mirrors": []},
-        "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "GenericResources": None,
+        "NCPU": os.cpu_count() or 1, "MemTotal": mem_total(), "GenericResources": None,
         "DockerRootDir": str(state.root), "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
         "Name": socket.gethostname(), "Labels": [], "ExperimentalBuild": False,
         "ServerVersion": __version__,

@@ -41,6 +41,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "image": ("cmd_build", "cmd_images", "cmd_transfer"),
     "images": ("cmd_images",),
     "import": ("cmd_images",),
+    "info": ("cmd_info",),
     "inspect": ("cmd_images",),
     "kill": ("cmd_containers",),
     "lint": ("cmd_lint",),
@@ -64,6 +65,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "system": ("cmd_api",),
     "tag": ("cmd_images",),
     "top": ("cmd_containers",),
+    "version": ("cmd_info",),
     "volume": ("cmd_volume",),
     "wait": ("cmd_containers",),
 }
