@@ -70,7 +70,7 @@ class ContainerSetup:
         try:
             if netengine.create_netns(c, self.root):
                 plan = netengine.plan(self.networks, c, ports)
-                attach = Background(netengine.attach, plan, c)
+                attach = Background(_attach_and_publish, plan, c, ports)
             if rootless():  # rootless hook: no mount(2), runc runs on the copy snapshot itself
                 rootfs = link_rootfs(self.images, snapshot_key(c.id), rootfs)
             else:
@@ -111,7 +111,7 @@ class ContainerSetup:
         """
         detach: Background | None = None
         if c.config.get("netns") or c.config.get("networks_state"):
-            detach = Background(netengine.detach, netengine.detach_plan(self.networks, c), c)
+            detach = Background(_detach_and_unpublish, netengine.detach_plan(self.networks, c), c)
         if health.enabled(c.config.get("healthcheck")):
             from dockyard.runtime import healthmon
 
@@ -136,3 +136,36 @@ class ContainerSetup:
                 detach.result()
             c.config.pop("netns", None)
             c.config["networks_state"] = {}
+            c.config.pop("published_ports", None)
+
+
+def _attach_and_publish(
+    steps: netengine.Plan, c: Container, ports: list[PortMapping]
+) -> dict[str, Any]:
+    """Attach the planned networks, then publish `ports` on the first one with dockyard's own
+    DNAT rules (network/portrules.py: one iptables-restore). Runs in a thread."""
+    state = netengine.attach(steps, c)
+    if ports and steps:
+        from dockyard.network import portrules
+
+        net = steps[0][0]
+        c.config["networks_state"] = state  # so a failure below is undone by _teardown
+        c.config["published_ports"] = True
+        portrules.publish(c.id, net.bridge, net.subnet, state[net.name]["IPAddress"], ports)
+    return state
+
+
+def _detach_and_unpublish(steps: list[tuple[dict[str, Any], dict[str, Any]]], c: Container) -> None:
+    """Remove the container's port rules (or a portmap plugin's, for a container started by an
+    older dockyard), then detach its networks. Runs in a thread."""
+    if c.config.get("published_ports"):
+        from dockyard.network import portrules
+
+        portrules.unpublish(c.id)
+    else:
+        for conflist, info in steps:
+            if info.get("ports") and "portmap" not in info.get("skip", ()):
+                from dockyard.network import portrules
+
+                portrules.portmap_del(conflist["name"], c.id, info["ports"])
+    netengine.detach(steps, c)

@@ -1,6 +1,6 @@
 """Machine-wide host port reservations, across every dockyard root: /run/dockyard/ports.
 
-The portmap plugin publishes a port with iptables DNAT rules and binds nothing, so neither
+A port is published with iptables DNAT rules (network/portrules.py) and binds nothing, so neither
 a bind test nor one root's database sees a port that a container of another root (another
 user's store, a test's temporary root) already publishes. Each published host port gets a
 file `<proto>-<port>` here, created with O_EXCL (the reservation is atomic without a lock),

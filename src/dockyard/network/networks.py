@@ -183,11 +183,12 @@ class NetworkStore:
 
     # -- CNI -----------------------------------------------------------------------------
     def conflist(self, net: Network) -> dict[str, Any]:
-        """The network's CNI conflist: `bridge` (+ host-local IPAM) and `portmap`.
+        """The network's CNI conflist: `bridge` (+ host-local IPAM).
 
         Outbound NAT and forwarding are the network's own iptables rules (network/firewall.py),
         put in place here on first use, instead of the bridge plugin's ipMasq and the
-        `firewall` plugin, which add and remove rules for every container.
+        `firewall` plugin, which add and remove rules for every container. Published ports
+        are dockyard's own DNAT rules too (network/portrules.py), not the `portmap` plugin's.
         """
         firewall.ensure(net.bridge, net.subnet, net.internal)
         ipam: dict[str, Any] = {
@@ -203,7 +204,6 @@ class NetworkStore:
             "plugins": [
                 {"type": "bridge", "bridge": net.bridge, "isGateway": True,
                  "ipMasq": False, "hairpinMode": True, "ipam": ipam},
-                {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
             ],
         }  # fmt: skip
 
