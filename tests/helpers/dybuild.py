@@ -56,13 +56,15 @@ class Dockyard:
             return os.lstat(rootfs / path.lstrip("/"))
 
 
-def busybox_tar_for(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A busybox root filesystem tar (for a session-scoped fixture)."""
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A busybox root filesystem tar, made once per session. Build tests import this fixture."""
     work = tmp_path_factory.mktemp("busybox")
     return make_rootfs_tar(work / "busybox.tar", work)
 
 
-def store_with_busybox(tmp_path: Path, busybox_tar: Path) -> Iterator[Dockyard]:
+@pytest.fixture
+def dy(tmp_path: Path, busybox_tar: Path) -> Iterator[Dockyard]:
     """A store under tmp_path holding busybox:latest; checks that no mount is left behind."""
     d = Dockyard(tmp_path / "root")
     d("import", str(busybox_tar), "busybox:latest")

@@ -12,21 +12,11 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from helpers.dybuild import Dockyard, _context, busybox_tar_for, store_with_busybox
+from helpers.dybuild import Dockyard, _context
 
 pytestmark = pytest.mark.integration
 
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-@pytest.fixture(scope="session")
-def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return busybox_tar_for(tmp_path_factory)
-
-
-@pytest.fixture
-def dy(tmp_path: Path, busybox_tar: Path) -> Iterator[Dockyard]:
-    yield from store_with_busybox(tmp_path, busybox_tar)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.dybuild import Dockyard, _context, busybox_tar_for, store_with_busybox
+from helpers.dybuild import Dockyard, _context
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return busybox_tar_for(tmp_path_factory)
-
-
-@pytest.fixture
-def dy(tmp_path: Path, busybox_tar: Path) -> Iterator[Dockyard]:
-    yield from store_with_busybox(tmp_path, busybox_tar)
 
 
 def _missing(dy: Dockyard, ref: str, path: str) -> bool:
