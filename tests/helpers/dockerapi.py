@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
-DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
+DOCKYARD = [sys.executable, "-m", "dockyard.cli.entry"]  # what the `dockyard` executable runs
 
 
 class Docker:

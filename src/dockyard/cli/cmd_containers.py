@@ -3,97 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any
 
 import click
 
+from dockyard.cli import run_command
+from dockyard.cli.optspec import FLAG, MULTI
+from dockyard.cli.run_command import RUN_OPTS
 from dockyard.errors import DockyardError, InvalidArgument
-
-RUN_FLAGS: list[Any] = [
-    click.option("-d", "--detach", is_flag=True, help="Run in the background, print the ID."),
-    click.option("--name", default=None, help="Assign a name to the container."),
-    click.option("-p", "--publish", multiple=True, help="Publish a port: [ip:]host:ctr[/udp]."),
-    click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports."),
-    click.option("-e", "--env", multiple=True, help="Set an environment variable."),
-    click.option("--env-file", multiple=True, help="Read environment variables from a file."),
-    click.option("-v", "--volume", multiple=True, help="Bind mount or named volume."),
-    click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits."),
-    click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
-    click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
-    click.option("-w", "--workdir", default=None, help="Working directory inside the container."),
-    click.option("-u", "--user", default=None, help="user[:group] or uid[:gid]."),
-    click.option("--entrypoint", default=None, help="Overwrite the image's ENTRYPOINT."),
-    click.option("--hostname", "-h", "hostname", default=None, help="Container host name."),
-    click.option("--network", "--net", default="bridge", help="none, host, bridge or a network."),
-    click.option("--restart", default=None, help="no, always, unless-stopped, on-failure[:N]."),
-    click.option("-m", "--memory", default=None, help="Memory limit (e.g. 256m)."),
-    click.option("--cpus", type=float, default=None, help="Number of CPUs."),
-    click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
-    click.option("--cap-add", multiple=True, help="Add a Linux capability."),
-    click.option("--cap-drop", multiple=True, help="Drop a Linux capability."),
-    click.option("--init", is_flag=True, help="Run an init inside that forwards signals."),
-    click.option("-l", "--label", multiple=True, help="Set metadata (key=value)."),
-    click.option("--group-add", multiple=True, help="Additional groups to join."),
-    click.option("--privileged", is_flag=True, help="Give extended privileges."),
-    click.option("--network-alias", "network_aliases", multiple=True,
-                 help="Add a network-scoped alias for the container."),
-    click.option("--health-cmd", default=None, help="Command to run to check health."),
-    click.option("--health-interval", default=None, help="Time between running the check (ms|s|m|h)."),
-    click.option("--health-timeout", default=None, help="Maximum time to allow one check to run."),
-    click.option("--health-retries", type=int, default=None,
-                 help="Consecutive failures needed to report unhealthy."),
-    click.option("--health-start-period", default=None,
-                 help="Start period for the container to initialize before counting retries."),
-    click.option("--health-start-interval", default=None,
-                 help="Time between running the check during the start period."),
-    click.option("--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK."),
-]
 
 
 def run_flags(f: Any) -> Any:
-    for opt in reversed(RUN_FLAGS):
-        f = opt(f)
+    """The click options of `run` and `create`, from run_command.RUN_OPTS (the one table)."""
+    for o in reversed(RUN_OPTS):
+        kind: dict[str, Any] = {"is_flag": True} if o.kind == FLAG else (
+            {"multiple": True} if o.kind == MULTI else {"default": None, "type": o.type})
+        f = click.option(*o.names, o.dest, help=o.help, **kind)(f)
     return f
 
 
 def engine(obj: Any) -> Any:
-    from dockyard.engine.containers import ContainerEngine
-
-    return ContainerEngine(obj.root, runtime=obj.runtime)
-
-
-def build_request(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> Any:
-    from dockyard.engine.containers import CreateRequest
-    from dockyard.runtime import health
-    from dockyard.runtime.bundle import RunOptions, parse_memory
-    from dockyard.runtime.requests import parse_env, parse_labels, parse_volume
-
-    entry = kw["entrypoint"]
-    opts = RunOptions(
-        command=list(command),
-        entrypoint=None if entry is None else ([entry] if entry else []),
-        env=parse_env(list(kw["env"]), list(kw["env_file"])),
-        workdir=kw["workdir"], user=kw["user"], group_add=list(kw["group_add"]),
-        hostname=kw["hostname"], tty=kw["tty"], interactive=kw["interactive"],
-        read_only=kw["read_only"], cap_add=list(kw["cap_add"]), cap_drop=list(kw["cap_drop"]),
-        privileged=kw["privileged"],
-        memory=parse_memory(kw["memory"]) if kw["memory"] else None,
-        cpus=kw["cpus"], init=kw["init"],
-        mounts=[parse_volume(v) for v in kw["volume"]], labels=parse_labels(list(kw["label"])),
-    )  # fmt: skip
-    if kw["cpus"] is not None and kw["cpus"] <= 0:
-        raise InvalidArgument("--cpus must be greater than 0", hint="e.g. --cpus 0.5")
-    return CreateRequest(
-        image=image, options=opts, name=kw["name"], publish=list(kw["publish"]),
-        publish_all=kw["publish_all"], network=kw["network"], restart=kw["restart"],
-        auto_remove=kw["auto_remove"], detach=kw["detach"], aliases=list(kw["network_aliases"]),
-        healthcheck=health.from_flags(
-            kw["health_cmd"], kw["health_interval"], kw["health_timeout"], kw["health_start_period"],
-            kw["health_start_interval"], kw["health_retries"], kw["no_healthcheck"]),
-    )  # fmt: skip
+    return run_command.engine(obj.root, obj.runtime)
 
 
 @click.command(context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
@@ -103,39 +35,9 @@ def build_request(image: str, command: tuple[str, ...], kw: dict[str, Any]) -> A
 @click.pass_obj
 def run(obj: Any, image: str, command: tuple[str, ...], **kw: Any) -> None:
     """Create and run a new container from an image."""
-    eng = engine(obj)
-    c = eng.create(build_request(image, command, kw))
-    if kw["detach"]:
-        try:
-            eng.start(c)
-        except DockyardError:
-            if kw["auto_remove"]:
-                eng.remove(c.id, force=True)
-            raise
-        click.echo(c.id)
-        return
-    sys.stdout.flush()
-    try:
-        code = eng.run_attached(c)
-    except DockyardError as exc:
-        if not getattr(exc, "reported", False):
-            raise
-        code = exc.exit_code  # the runtime already printed the one error line on our stderr
-    _exit_now(code)
-
-
-def _exit_now(code: int) -> None:
-    """Exit with `code` without the interpreter's teardown (~10-20 ms of a short `run`).
-
-    Everything is committed by now; only when the CLI owns the real stdout (not under a
-    test runner that swapped it) is the process ended directly.
-    """
-    out, err = sys.__stdout__, sys.__stderr__
-    if out is not None and err is not None and sys.stdout is out and sys.stderr is err:
-        out.flush()
-        err.flush()
-        os._exit(code)
-    sys.exit(code)
+    code = run_command.run(obj.root, obj.runtime, image, list(command), kw)
+    if not kw["detach"]:
+        run_command.exit_now(code)
 
 
 @click.command(context_settings={"allow_interspersed_args": False})
@@ -145,7 +47,7 @@ def _exit_now(code: int) -> None:
 @click.pass_obj
 def create(obj: Any, image: str, command: tuple[str, ...], **kw: Any) -> None:
     """Create a new container without starting it."""
-    c = engine(obj).create(build_request(image, command, kw))
+    c = engine(obj).create(run_command.build_request(image, command, kw))
     click.echo(c.id)
 
 

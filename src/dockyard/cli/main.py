@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from dockyard import __version__
+from dockyard.cli.entry import error_lines
 from dockyard.errors import DockyardError
 from dockyard.paths import default_root
 
@@ -134,9 +135,7 @@ def _accept_root_anywhere(command: click.Command) -> None:
 
 
 def report_error(exc: DockyardError) -> None:
-    click.echo(f"Error: {exc.message}", err=True)
-    if exc.hint:
-        click.echo(f"Hint: {exc.hint}", err=True)
+    click.echo(error_lines(exc), err=True, nl=False)
 
 
 @click.group(cls=DockyardGroup, context_settings={"help_option_names": ["-h", "--help"]})
