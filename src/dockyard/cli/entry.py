@@ -1,9 +1,9 @@
-"""The `dockyard` executable: a `run` it can parse goes straight to the engine, the rest to click.
+"""The `dockyard` executable: a `run` or `build` it can parse goes to the engine, the rest to click.
 
 Importing click and building the command tree costs 30-40 ms on these machines, a third of a
-short `dockyard run --rm IMAGE true`. So the entry first tries the few global options and a
-`run` (or `container run`) with options from cli/run_command.RUN_OPTS, parsed by
-cli/optspec.parse. Whatever it is not sure of (help, version, an unknown option, a bad value,
+short `dockyard run --rm IMAGE true` or of a no-change rebuild. So the entry first tries the
+few global options and a `run` or `build` (also `container run`, `image build`) with options from
+cli/run_command.RUN_OPTS or cli/build_command.BUILD_OPTS, parsed by cli/optspec.parse. Whatever it is not sure of (help, version, an unknown option, a bad value,
 any other command) goes to click unchanged, which answers as it always has.
 """
 
@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dockyard.cli.optspec import Opt
 from dockyard.errors import DockyardError
+
+ROOT_OPT = Opt(("--root",), "root")  # also accepted after the command name, as in cli/main.py
 
 GLOBAL_VALUES = ("--root", "--runtime")
 
@@ -56,30 +59,61 @@ def _root(value: str | None) -> Path | None:
     return root
 
 
-def fast(argv: list[str]) -> int | None:
-    """Run `argv` without click if it is a `run` this parser fully understands; else None."""
+def _run(rest: list[str]) -> tuple[Any, dict[str, Any]] | None:
+    """`run IMAGE [COMMAND...]`: the call to make, or None."""
     from dockyard.cli import optspec, run_command
 
+    got = optspec.parse([*run_command.RUN_OPTS, ROOT_OPT], rest)
+    if got is None:
+        return None
+    kw, positionals = got
+
+    def call(root: Path, runtime: str | None) -> int:
+        return run_command.run(root, runtime, positionals[0], positionals[1:], kw)
+
+    return call, kw
+
+
+def _build(rest: list[str]) -> tuple[Any, dict[str, Any]] | None:
+    """`build PATH` (not `--check`, which click's lint glue answers): the call, or None."""
+    from dockyard.cli import build_command, optspec
+
+    got = optspec.parse([*build_command.BUILD_OPTS, ROOT_OPT], rest, interspersed=True)
+    if got is None or len(got[1]) != 1 or got[0]["check"]:
+        return None
+    kw, (path,) = got
+
+    def call(root: Path, runtime: str | None) -> int:
+        req = build_command.request(path, kw, runtime)
+        return build_command.build(root, req, kw)
+
+    return call, kw
+
+
+# The commands the fast entry takes, by their words after the global options.
+FAST_COMMANDS = {("run",): _run, ("container", "run"): _run, ("build",): _build,
+                 ("image", "build"): _build}  # fmt: skip
+
+
+def fast(argv: list[str]) -> int | None:
+    """Run `argv` without click if it is a command this entry fully understands; else None."""
     parsed = _globals(argv)
     if parsed is None:
         return None
     glob, rest = parsed
-    if rest[:1] == ["container"]:
-        rest = rest[1:]
-    if rest[:1] != ["run"]:
+    words = 2 if rest[:1] in (["container"], ["image"]) else 1
+    handler = FAST_COMMANDS.get(tuple(rest[:words]))
+    planned = handler(rest[words:]) if handler is not None else None
+    if planned is None:
         return None
-    spec = [*run_command.RUN_OPTS, optspec.Opt(("--root",), "root")]
-    got = optspec.parse(spec, rest[1:])
-    if got is None:
-        return None
-    kw, positionals = got
+    call, kw = planned
     root = _root(kw.pop("root") or glob["--root"])
     if root is None:
         return None
     if glob["--debug"]:
         os.environ["DOCKYARD_DEBUG"] = "1"
     try:
-        return run_command.run(root, glob["--runtime"], positionals[0], positionals[1:], kw)
+        return int(call(root, glob["--runtime"]))
     except DockyardError as exc:
         if os.environ.get("DOCKYARD_DEBUG"):
             raise

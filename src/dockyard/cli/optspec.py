@@ -24,21 +24,28 @@ class Opt(NamedTuple):
     kind: str = VALUE  # FLAG (True when given), VALUE (last one wins), MULTI (a tuple of all)
     help: str = ""
     type: type = str  # str, int or float (VALUE only)
+    default: Any = None  # VALUE only: what click passes when the option is not given
+    choices: tuple[str, ...] = ()  # VALUE only: the allowed values, if limited
 
 
 def defaults(opts: list[Opt]) -> dict[str, Any]:
     """Every option's value when it is not given, as click passes it."""
-    return {o.dest: False if o.kind == FLAG else () if o.kind == MULTI else None for o in opts}
+    return {o.dest: False if o.kind == FLAG else () if o.kind == MULTI else o.default for o in opts}
 
 
-def parse(opts: list[Opt], args: list[str], nargs_min: int = 1) -> tuple[dict[str, Any], list[str]] | None:
-    """(keywords, positionals) of `args`, options first (`allow_interspersed_args` off), or None.
+def parse(
+    opts: list[Opt], args: list[str], nargs_min: int = 1, interspersed: bool = False
+) -> tuple[dict[str, Any], list[str]] | None:
+    """(keywords, positionals) of `args`, or None.
 
-    Handles what click handles for these kinds: `--name v`, `--name=v`, `-n v`, `-nv`, grouped
-    short flags (`-it`, `-dp 80:80`), `--` ending the options. None means "let click decide".
+    Options come first (`run IMAGE CMD --flag` gives CMD its flag) unless `interspersed`
+    (`build . -t x`), as click's `allow_interspersed_args`. Handles what click handles for
+    these kinds: `--name v`, `--name=v`, `-n v`, `-nv`, grouped short flags (`-it`,
+    `-dp 80:80`), `--` ending the options. None means "let click decide".
     """
     by_name = {n: o for o in opts for n in o.names}
     kw = defaults(opts)
+    before: list[str] = []  # positionals met among the options (interspersed only)
     i = 0
     while i < len(args):
         arg = args[i]
@@ -46,6 +53,10 @@ def parse(opts: list[Opt], args: list[str], nargs_min: int = 1) -> tuple[dict[st
             i += 1
             break
         if not arg.startswith("-") or arg == "-":
+            if interspersed:
+                before.append(arg)
+                i += 1
+                continue
             break
         if arg.startswith("--"):
             name, eq, inline = arg.partition("=")
@@ -86,7 +97,7 @@ def parse(opts: list[Opt], args: list[str], nargs_min: int = 1) -> tuple[dict[st
             i += step - 1
             break
         i += 1
-    positionals = args[i:]
+    positionals = before + args[i:]
     if len(positionals) < nargs_min:
         return None
     return kw, positionals
@@ -97,6 +108,8 @@ def _store(kw: dict[str, Any], opt: Opt, value: str) -> bool:
     if opt.kind == MULTI:
         kw[opt.dest] = (*kw[opt.dest], value)
         return True
+    if opt.choices and value not in opt.choices:
+        return False
     try:
         kw[opt.dest] = opt.type(value)
     except ValueError:

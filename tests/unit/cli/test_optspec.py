@@ -80,3 +80,48 @@ def test_fast_parser_takes_the_common_runs() -> None:
                  ["-d", "--name", "flask-app", "-p", "5000:5000", "my-flask-app:1.0"],
                  ["-it", "--rm", "-e", "A=1", "-v", "/tmp:/t", "img", "sh"]):  # fmt: skip
         assert optspec.parse(RUN_OPTS, args) is not None
+
+
+def _click_build(args: list[str]) -> tuple[dict[str, Any], list[str]] | None:
+    """What click's `build` would call the command with, or None if click refuses the arguments."""
+    from dockyard.cli.cmd_build import _options
+
+    seen: dict[str, Any] = {}
+
+    def build(ctx: click.Context, path: str, **kw: Any) -> None:
+        seen.update(kw=kw, positionals=[path])
+
+    try:
+        click.command()(_options(build)).main(args, standalone_mode=False)
+    except click.UsageError:
+        return None
+    return seen["kw"], seen["positionals"]
+
+
+BUILD_CASES = [
+    ["."],
+    ["-t", "my-flask-app:1.0", "."],
+    [".", "-t", "a", "-t", "b:2", "--no-cache"],
+    ["-f", "Dockerfile.dev", "--build-arg", "A=1", "--build-arg=B", "ctx"],
+    ["-qt", "x", "--iidfile", "/tmp/id", "--target", "final", "."],
+    ["--progress", "plain", "--network", "none", "--label", "a=b", "."],
+    ["--progress", "fancy", "."],
+    ["--platform", "linux/amd64", "--secret", "id=a,src=/x", "-"],
+    ["--check", "."],
+    ["-f", "-", "."],
+    [],
+    [".", "more"],
+    ["--bogus", "."],
+]
+
+
+@pytest.mark.parametrize("args", BUILD_CASES, ids=[" ".join(c) or "empty" for c in BUILD_CASES])
+def test_fast_build_parser_agrees_with_click_or_defers(args: list[str]) -> None:
+    from dockyard.cli.build_command import BUILD_OPTS
+
+    fast = optspec.parse(BUILD_OPTS, args, interspersed=True)
+    slow = _click_build(args)
+    if fast is None or len(fast[1]) != 1:
+        assert slow is None, "the fast path gave up on arguments click accepts"
+        return
+    assert fast == slow
