@@ -411,6 +411,7 @@ def bench_image(name: str, ref: str, dist: Distribution, rounds: int, warmup: in
         print(f"   {k:58s} {v:6.2f}")
     print(f"   our server's peak RSS (VmHWM, push+pulls of {name}):   {server_peak:6.0f} MB")
     res["ratios"] = ratios
+    sh(dy("rmi", target), check=False)  # the tag names this run's port: drop it
     return res
 
 

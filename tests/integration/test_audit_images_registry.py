@@ -7,59 +7,18 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers.busybox import make_rootfs_tar
-from helpers.registry import REPO, Server, start_dockyard_registry
+from helpers.registry import Dy, Server, start_dockyard_registry
 
 pytestmark = pytest.mark.integration
 
-DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
 
-
-class Dy:
-    """`dockyard --root ROOT ...` with its own Docker config and no registries config."""
-
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root, self.env = root, env
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        out = subprocess.run([*DOCKYARD, "--root", str(self.root), *args], env=self.env,
-                             capture_output=True, text=True, timeout=120,
-                             stdin=subprocess.DEVNULL)
-        if check and out.returncode != 0:
-            raise AssertionError(f"dockyard {' '.join(args)} -> {out.returncode}\n{out.stderr}")
-        return out
-
-    def image_id(self, ref: str) -> str:
-        return self("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker-config"),
-            "PYTHONPATH": str(REPO / "src"), "DOCKYARD_REGISTRIES_CONF": str(tmp_path / "none")}
-
-
-@pytest.fixture
-def busybox_tar(tmp_path: Path) -> Path:
-    return make_rootfs_tar(tmp_path / "busybox.tar", tmp_path / "rootfs")
-
-
-@pytest.fixture
-def ours(tmp_path: Path) -> Iterator[Server]:
-    server = start_dockyard_registry(tmp_path / "ours")
-    yield server
-    server.stop()
-
-
-def test_rmi_refuses_an_image_a_container_uses(tmp_path: Path, env: dict[str, str],
-                                               busybox_tar: Path) -> None:
+def test_rmi_refuses_an_image_a_container_uses(
+    tmp_path: Path, env: dict[str, str], busybox_tar: Path
+) -> None:
     dy = Dy(tmp_path / "store", env)
     image = dy("import", str(busybox_tar), "bb:1").stdout.strip()
     container = dy("create", "--network", "none", "bb:1", "true").stdout.strip()
@@ -73,8 +32,9 @@ def test_rmi_refuses_an_image_a_container_uses(tmp_path: Path, env: dict[str, st
         assert dy.image_id("bb:1") == image
         # -f only untags: the container keeps its image
         assert dy("rmi", "-f", "bb:1").stdout == "Untagged: bb:1\n"
-        assert dy("images", "-q", "--no-trunc", "--filter", "dangling=true").stdout.split() \
-            == [image]
+        assert dy("images", "-q", "--no-trunc", "--filter", "dangling=true").stdout.split() == [
+            image
+        ]
     finally:
         dy("rm", "-f", container)
     assert f"deleted: {image}" in dy("image", "prune", "-f").stdout
@@ -82,7 +42,8 @@ def test_rmi_refuses_an_image_a_container_uses(tmp_path: Path, env: dict[str, st
 
 
 def test_build_from_the_registry_push_pull_run_round_trip(
-        tmp_path: Path, env: dict[str, str], busybox_tar: Path, ours: Server) -> None:
+    tmp_path: Path, env: dict[str, str], busybox_tar: Path, ours: Server
+) -> None:
     builder = Dy(tmp_path / "builder", env)
     base, app = f"{ours.host}/lib/busybox:1", f"{ours.host}/app/answer:1"
     builder("import", str(busybox_tar), base)
@@ -91,7 +52,8 @@ def test_build_from_the_registry_push_pull_run_round_trip(
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(
-        f'FROM {base}\nRUN echo "the answer is $((6 * 7))" > /answer\nCMD ["cat", "/answer"]\n')
+        f'FROM {base}\nRUN echo "the answer is $((6 * 7))" > /answer\nCMD ["cat", "/answer"]\n'
+    )
     built = builder("build", "--network", "none", "--progress", "plain", "-t", app, str(ctx))
     assert f"pulling {base}" in built.stdout + built.stderr  # FROM went through the client
     built_id = builder.image_id(app)
@@ -108,8 +70,10 @@ def test_build_from_the_registry_push_pull_run_round_trip(
     # the base shares its layer with the app: pulled again it is skipped
     again = puller("pull", base).stdout
     assert "Already exists" in again and "Pull complete" not in again
-    assert puller("run", "--rm", "--network", "none", base, "cat", "/answer",
-                  check=False).returncode != 0  # the base has no /answer: not the app's layers
+    assert (
+        puller("run", "--rm", "--network", "none", base, "cat", "/answer", check=False).returncode
+        != 0
+    )  # the base has no /answer: not the app's layers
 
 
 def _post_upload(url: str, repo: str) -> str:
@@ -118,8 +82,9 @@ def _post_upload(url: str, repo: str) -> str:
     return r.headers["location"]
 
 
-def test_registry_killed_mid_upload_keeps_its_data_and_resumes(tmp_path: Path,
-                                                               ours: Server) -> None:
+def test_registry_killed_mid_upload_keeps_its_data_and_resumes(
+    tmp_path: Path, ours: Server
+) -> None:
     kept = os.urandom(200_000)
     location = _post_upload(ours.url, "a/kept")
     digest = "sha256:" + hashlib.sha256(kept).hexdigest()
@@ -127,9 +92,11 @@ def test_registry_killed_mid_upload_keeps_its_data_and_resumes(tmp_path: Path,
     data = os.urandom(3_000_000)
     big = "sha256:" + hashlib.sha256(data).hexdigest()
     location = _post_upload(ours.url, "a/big")
-    r = httpx.patch(f"{ours.url}{location}", content=data[:1_000_000],
-                    headers={"Content-Range": "0-999999",
-                             "Content-Type": "application/octet-stream"})
+    r = httpx.patch(
+        f"{ours.url}{location}",
+        content=data[:1_000_000],
+        headers={"Content-Range": "0-999999", "Content-Type": "application/octet-stream"},
+    )
     assert r.status_code == 202
     os.killpg(ours.proc.pid, signal.SIGKILL)  # no chance to clean up
     ours.proc.wait()
@@ -139,8 +106,11 @@ def test_registry_killed_mid_upload_keeps_its_data_and_resumes(tmp_path: Path,
         assert httpx.head(f"{again.url}/v2/a/big/blobs/{big}").status_code == 404
         status = httpx.get(f"{again.url}{location}")
         assert status.status_code == 204 and status.headers["range"] == "0-999999"
-        wrong = httpx.put(f"{again.url}{location}?digest={digest}", content=data[1_000_000:],
-                          headers={"Content-Range": "1000000-2999999"})
+        wrong = httpx.put(
+            f"{again.url}{location}?digest={digest}",
+            content=data[1_000_000:],
+            headers={"Content-Range": "1000000-2999999"},
+        )
         assert wrong.status_code == 400 and "DIGEST_INVALID" in wrong.text
         assert httpx.head(f"{again.url}/v2/a/big/blobs/{big}").status_code == 404
         location = _post_upload(again.url, "a/big")

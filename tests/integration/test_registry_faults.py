@@ -4,50 +4,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.registry import (
-    DOCKYARD,
-    REPO,
     DroppingProxy,
     Server,
+    dy,
     htpasswd_file,
+    seed,
     start_dockyard_registry,
-    tar_of,
-    write_oci_layout,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker-config"),
-            "PYTHONPATH": str(REPO / "src"), "DOCKYARD_REGISTRIES_CONF": str(tmp_path / "none")}
-
-
-@pytest.fixture
-def ours(tmp_path: Path) -> Iterator[Server]:
-    server = start_dockyard_registry(tmp_path / "ours")
-    yield server
-    server.stop()
-
-
-def dy(tmp_path: Path, env: dict[str, str], *args: str,
-       input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DOCKYARD, "--root", str(tmp_path / "store"), *args], env=env,
-                          input=input, capture_output=True, text=True, timeout=120)
-
-
-def seed(tmp_path: Path, host: str, repo: str, size: int = 3 << 20) -> dict:
-    layout = tmp_path / ("layout-" + repo.replace("/", "-").replace(":", "-"))
-    info = write_oci_layout(layout, [tar_of({"big.bin": os.urandom(size)})])
-    out = subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:latest",
-                          f"docker://{host}/{repo}"], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return info
 
 
 def stored_blobs(tmp_path: Path) -> set[str]:
@@ -62,31 +31,42 @@ def one_error(result: subprocess.CompletedProcess[str]) -> str:
     return result.stderr
 
 
-def test_corrupt_blob_is_refused_and_nothing_stored(tmp_path: Path, env: dict[str, str],
-                                                    ours: Server) -> None:
-    info = seed(tmp_path, ours.host, "bad/img:1")
+def test_corrupt_blob_is_refused_and_nothing_stored(
+    tmp_path: Path, env: dict[str, str], ours: Server
+) -> None:
+    info = seed(tmp_path, ours.host, "bad/img:1", os.urandom(3 << 20))
     layer = tmp_path / "ours" / "blobs" / "sha256" / info["layers"][0]["digest"].split(":")[1]
     data = bytearray(layer.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, different bytes
     layer.write_bytes(bytes(data))
-    err = one_error(dy(tmp_path, env, "pull", f"{ours.host}/bad/img:1"))
+    err = one_error(dy(tmp_path, env, "pull", f"{ours.host}/bad/img:1", check=False))
     assert "does not match" in err
     assert info["diff_ids"][0].split(":")[1] not in stored_blobs(tmp_path)
     assert not list((tmp_path / "store" / "ingest").iterdir())
-    assert dy(tmp_path, env, "images", "-q").stdout.strip() == ""
+    assert dy(tmp_path, env, "images", "-q", check=False).stdout.strip() == ""
 
 
-def test_dropped_connection_midway_is_resumed(tmp_path: Path, env: dict[str, str],
-                                              ours: Server) -> None:
-    info = seed(tmp_path, ours.host, "big/img:1")
+def test_dropped_connection_midway_is_resumed(
+    tmp_path: Path, env: dict[str, str], ours: Server
+) -> None:
+    info = seed(tmp_path, ours.host, "big/img:1", os.urandom(3 << 20))
     proxy = DroppingProxy(ours.port, limit=1 << 20)
     try:
-        result = dy(tmp_path, env, "pull", f"{proxy.host}/big/img:1")
+        result = dy(tmp_path, env, "pull", f"{proxy.host}/big/img:1", check=False)
         assert result.returncode == 0, result.stderr
     finally:
         proxy.stop()
     assert proxy.drops == 1
-    out = dy(tmp_path, env, "image", "inspect", "--format", "{{.Id}}", f"{proxy.host}/big/img:1")
+    out = dy(
+        tmp_path,
+        env,
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        f"{proxy.host}/big/img:1",
+        check=False,
+    )
     assert out.stdout.strip() == info["config"]
 
 
@@ -94,35 +74,57 @@ def test_wrong_password_and_refusing_token_endpoint(tmp_path: Path, env: dict[st
     htpasswd = htpasswd_file(tmp_path / "htpasswd", "user", "pass")
     server = start_dockyard_registry(tmp_path / "tok", "--htpasswd", str(htpasswd), "--token-auth")
     try:
-        err = one_error(dy(tmp_path, env, "pull", f"{server.host}/any/img:1"))
+        err = one_error(dy(tmp_path, env, "pull", f"{server.host}/any/img:1", check=False))
         assert "token server" in err and "refused" in err and "dockyard login" in err
-        err = one_error(dy(tmp_path, env, "login", "-u", "user", "--password-stdin", server.host,
-                           input="nope\n"))
+        err = one_error(
+            dy(
+                tmp_path,
+                env,
+                "login",
+                "-u",
+                "user",
+                "--password-stdin",
+                server.host,
+                input="nope\n",
+                check=False,
+            )
+        )
         assert "refused" in err
         assert not (tmp_path / "docker-config" / "config.json").exists()
-        ok = dy(tmp_path, env, "login", "-u", "user", "--password-stdin", server.host,
-                input="pass\n")
+        ok = dy(
+            tmp_path,
+            env,
+            "login",
+            "-u",
+            "user",
+            "--password-stdin",
+            server.host,
+            input="pass\n",
+            check=False,
+        )
         assert ok.returncode == 0 and "Login Succeeded" in ok.stdout
         # authenticated through the bearer flow, the repository is simply empty
-        err = one_error(dy(tmp_path, env, "pull", f"{server.host}/any/img:1"))
+        err = one_error(dy(tmp_path, env, "pull", f"{server.host}/any/img:1", check=False))
         assert "NAME_UNKNOWN" in err or "MANIFEST_UNKNOWN" in err
     finally:
         server.stop()
 
 
-def test_bad_names_are_refused_before_any_request(tmp_path: Path, env: dict[str, str],
-                                                  ours: Server) -> None:
-    err = one_error(dy(tmp_path, env, "pull", f"{ours.host}/Upper/Case:1"))
+def test_bad_names_are_refused_before_any_request(
+    tmp_path: Path, env: dict[str, str], ours: Server
+) -> None:
+    err = one_error(dy(tmp_path, env, "pull", f"{ours.host}/Upper/Case:1", check=False))
     assert "lowercase" in err
-    err = one_error(dy(tmp_path, env, "pull", f"{ours.host}/a/../b:1"))
+    err = one_error(dy(tmp_path, env, "pull", f"{ours.host}/a/../b:1", check=False))
     assert "invalid reference format" in err
 
 
-def test_missing_image_and_unreachable_registry(tmp_path: Path, env: dict[str, str],
-                                                ours: Server) -> None:
-    err = one_error(dy(tmp_path, env, "pull", f"{ours.host}/nothing/here:1"))
+def test_missing_image_and_unreachable_registry(
+    tmp_path: Path, env: dict[str, str], ours: Server
+) -> None:
+    err = one_error(dy(tmp_path, env, "pull", f"{ours.host}/nothing/here:1", check=False))
     assert "NAME_UNKNOWN" in err
-    err = one_error(dy(tmp_path, env, "push", f"{ours.host}/not/local:1"))
+    err = one_error(dy(tmp_path, env, "push", f"{ours.host}/not/local:1", check=False))
     assert "does not exist locally" in err
-    err = one_error(dy(tmp_path, env, "pull", "127.0.0.1:1/x/y:1"))
+    err = one_error(dy(tmp_path, env, "pull", "127.0.0.1:1/x/y:1", check=False))
     assert "cannot reach registry 127.0.0.1:1" in err

@@ -11,8 +11,6 @@ import binascii
 import json
 import os
 import re
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,14 @@ from typing import Any
 from dockyard.errors import InvalidArgument, Unavailable
 
 INDEX_SERVER = "https://index.docker.io/v1/"
-_DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", INDEX_SERVER,
-                       "https://index.docker.io/v1", "https://registry-1.docker.io"}
+_DOCKER_HUB_ALIASES = {
+    "docker.io",
+    "index.docker.io",
+    "registry-1.docker.io",
+    INDEX_SERVER,
+    "https://index.docker.io/v1",
+    "https://registry-1.docker.io",
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def server_key(registry: str) -> str:
         return INDEX_SERVER
     for prefix in ("https://", "http://"):
         if host.startswith(prefix):
-            host = host[len(prefix):]
+            host = host[len(prefix) :]
     host = host.split("/", 1)[0]
     return INDEX_SERVER if host in _DOCKER_HUB_ALIASES else host
 
@@ -82,6 +86,8 @@ def save_config(data: dict[str, Any], path: Path | None = None) -> None:
     """Write config.json atomically (temp file + rename), private to its owner."""
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.json.")
     try:
         with os.fdopen(fd, "w") as f:
@@ -108,17 +114,20 @@ def _helper_for(data: dict[str, Any], key: str) -> str | None:
 
 
 def _run_helper(helper: str, action: str, payload: str) -> str:
+    import subprocess  # lazily: only credential helpers need it
+
     exe = f"docker-credential-{helper}"
     try:
-        out = subprocess.run([exe, action], input=payload, capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run(
+            [exe, action], input=payload, capture_output=True, text=True, timeout=60
+        )
     except FileNotFoundError as exc:
         raise Unavailable(
             f"credential helper {exe} not found in PATH",
-            hint=f"install it, or remove \"{helper}\" from credsStore/credHelpers in {config_path()}",
+            hint=f'install it, or remove "{helper}" from credsStore/credHelpers in {config_path()}',
         ) from exc
     if out.returncode != 0:
-        message = (out.stdout.strip() or out.stderr.strip())
+        message = out.stdout.strip() or out.stderr.strip()
         if action == "get" and "credentials not found" in message.lower():
             return ""
         raise Unavailable(f"credential helper {exe} {action} failed: {message or out.returncode}")
@@ -171,8 +180,9 @@ def store_credentials(registry: str, creds: Credentials, path: Path | None = Non
     key = server_key(registry)
     helper = _helper_for(data, key)
     if helper is not None:
-        payload = json.dumps({"ServerURL": key, "Username": creds.username,
-                              "Secret": creds.password})
+        payload = json.dumps(
+            {"ServerURL": key, "Username": creds.username, "Secret": creds.password}
+        )
         _run_helper(helper, "store", payload)
         auths = data.setdefault("auths", {})
         auths[key] = {}
@@ -228,7 +238,7 @@ def parse_challenges(header: str) -> list[Challenge]:
         if not m:
             break
         scheme = m.group(1).lower()
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
         params: dict[str, str] = {}
         while True:
             pm = _PARAM_RE.match(rest)
@@ -236,7 +246,7 @@ def parse_challenges(header: str) -> list[Challenge]:
                 break
             value = pm.group(2) if pm.group(2) is not None else pm.group(3)
             params[pm.group(1).lower()] = value.replace('\\"', '"')
-            rest = rest[pm.end():].lstrip()
+            rest = rest[pm.end() :].lstrip()
             if rest.startswith(","):
                 rest = rest[1:].lstrip()
         out.append(Challenge(scheme, params))

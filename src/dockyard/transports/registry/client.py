@@ -11,14 +11,13 @@ import base64
 import ipaddress
 import json
 import os
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unavailable
 from dockyard.transports.registry.auth import (
@@ -27,6 +26,7 @@ from dockyard.transports.registry.auth import (
     get_credentials,
     parse_challenges,
 )
+from dockyard.transports.registry.http import Response, Transport, TransportError
 from dockyard.transports.registry.tls import (
     DEFAULT_CERTS_DIRS,
     certs_dirs_from_env,
@@ -37,6 +37,7 @@ from dockyard.transports.registry.tls import (
 DEFAULT_CONFIG = Path("/etc/dockyard/registries.json")
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 Body = bytes | Callable[[], Iterable[bytes]] | None
+USER_AGENT = "dockyard/0.1"
 
 
 class AuthError(InvalidArgument):
@@ -71,17 +72,24 @@ def load_options(insecure: Iterable[str] = (), config: Path | None = None) -> Re
         try:
             data = json.loads(path.read_text() or "{}")
         except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidArgument(f"cannot read registry config {path}: {exc}",
-                                  hint="fix the JSON or remove the file") from exc
+            raise InvalidArgument(
+                f"cannot read registry config {path}: {exc}", hint="fix the JSON or remove the file"
+            ) from exc
     listed = [str(x) for x in data.get("insecure-registries") or []]
     mirrors = [str(x).rstrip("/") for x in data.get("registry-mirrors") or []]
     others = data.get("mirrors") or {}
     if not isinstance(others, dict):
-        raise InvalidArgument(f"{path}: \"mirrors\" must map registry hosts to lists of mirrors",
-                              hint='e.g. {"mirrors": {"registry.example:5000": ["mirror:5000"]}}')
+        raise InvalidArgument(
+            f'{path}: "mirrors" must map registry hosts to lists of mirrors',
+            hint='e.g. {"mirrors": {"registry.example:5000": ["mirror:5000"]}}',
+        )
     per_host = {str(h): tuple(str(m).rstrip("/") for m in (v or [])) for h, v in others.items()}
-    return RegistryOptions(insecure=tuple([*listed, *insecure]), mirrors=tuple(mirrors),
-                           registry_mirrors=per_host, certs_dirs=certs_dirs_from_env())
+    return RegistryOptions(
+        insecure=tuple([*listed, *insecure]),
+        mirrors=tuple(mirrors),
+        registry_mirrors=per_host,
+        certs_dirs=certs_dirs_from_env(),
+    )
 
 
 def is_insecure(host: str, insecure: Iterable[str]) -> bool:
@@ -114,7 +122,7 @@ def endpoint_host(domain: str) -> str:
     return "registry-1.docker.io" if domain in ("docker.io", "index.docker.io") else domain
 
 
-def registry_error(resp: httpx.Response, what: str) -> DockyardError:
+def registry_error(resp: Response, what: str) -> DockyardError:
     """A DockyardError from a registry's error answer (spec error bodies decoded)."""
     detail = ""
     try:
@@ -138,8 +146,13 @@ def registry_error(resp: httpx.Response, what: str) -> DockyardError:
 class RegistryClient:
     """Requests to one registry host, authenticated and retried. Thread-safe."""
 
-    def __init__(self, host: str, options: RegistryOptions | None = None,
-                 credentials: Credentials | None = None, scheme: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        options: RegistryOptions | None = None,
+        credentials: Credentials | None = None,
+        scheme: str | None = None,
+    ) -> None:
         self.host = host
         self.options = options or RegistryOptions()
         self.insecure = is_insecure(host, self.options.insecure)
@@ -151,12 +164,15 @@ class RegistryClient:
         self._pinged = False
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
-        self.http = httpx.Client(
-            verify=ssl_context(host, self.options.certs_dirs, verify=not self.insecure),
-            timeout=httpx.Timeout(self.options.timeout, connect=10.0),
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-            follow_redirects=True,
+        self.http = Transport(self._tls_context, timeout=self.options.timeout)
+
+    def _tls_context(self, netloc: str) -> ssl.SSLContext:
+        """The TLS context for the registry (verified unless insecure) or a host it
+        redirects to (a storage host: verified unless the user listed it insecure)."""
+        verify = not (
+            self.insecure if netloc == self.host else is_insecure(netloc, self.options.insecure)
         )
+        return ssl_context(netloc, self.options.certs_dirs, verify=verify)
 
     def close(self) -> None:
         self.http.close()
@@ -173,7 +189,8 @@ class RegistryClient:
         if not self._creds_loaded:
             self._creds = self.options.credentials.get(self.host) or get_credentials(
                 "docker.io" if self.host == "registry-1.docker.io" else self.host,
-                self.options.docker_config)
+                self.options.docker_config,
+            )
             self._creds_loaded = True
         return self._creds
 
@@ -182,14 +199,22 @@ class RegistryClient:
         with self._lock:
             if self._pinged:
                 return f"{self._scheme}://{self.host}"
-            schemes = [self._scheme] if self._scheme else (
-                ["https", "http"] if self.insecure else ["https"])
+            schemes = (
+                [self._scheme]
+                if self._scheme
+                else (["https", "http"] if self.insecure else ["https"])
+            )
             last: Exception | None = None
             for scheme in schemes:
                 try:  # a plain-HTTP server fails the TLS handshake at once: no retries then
-                    resp = self._send_retrying("GET", f"{scheme}://{self.host}/v2/", {}, None,
-                                               attempts=1 if scheme != schemes[-1] else None)
-                except httpx.TransportError as exc:
+                    resp = self._send_retrying(
+                        "GET",
+                        f"{scheme}://{self.host}/v2/",
+                        {},
+                        None,
+                        attempts=1 if scheme != schemes[-1] else None,
+                    )
+                except TransportError as exc:
                     last = exc
                     continue
                 self._scheme = scheme
@@ -205,9 +230,12 @@ class RegistryClient:
                     f"registry {self.host} presented a certificate that is not trusted:"
                     f" {_why(last)}",
                     hint=f"put its CA certificate in {dirs}, or mark the registry insecure"
-                         f" with --insecure-registry {self.host}")
+                    f" with --insecure-registry {self.host}",
+                )
             if not self.insecure:
-                hint = f"for a plain-HTTP or self-signed registry pass --insecure-registry {self.host}"
+                hint = (
+                    f"for a plain-HTTP or self-signed registry pass --insecure-registry {self.host}"
+                )
             raise Unavailable(f"cannot reach registry {self.host}: {_why(last)}", hint=hint)
 
     # -- auth ------------------------------------------------------------------------------
@@ -243,7 +271,7 @@ class RegistryClient:
             params.append(("refresh_token", creds.password))
         try:
             resp = self._send_retrying("GET", realm, headers, None, params=params)
-        except httpx.TransportError as exc:
+        except TransportError as exc:
             raise Unavailable(f"cannot reach the token server {realm}: {_why(exc)}") from exc
         if resp.status_code != 200:
             who = "" if creds is not None else " (no credentials stored)"
@@ -251,7 +279,8 @@ class RegistryClient:
                 f"the token server {realm} refused access to {scope or self.host}{who}:"
                 f" HTTP {resp.status_code}",
                 hint="log in with `dockyard login "
-                + ("docker.io" if self.host == "registry-1.docker.io" else self.host) + "`",
+                + ("docker.io" if self.host == "registry-1.docker.io" else self.host)
+                + "`",
             )
         try:
             body = resp.json()
@@ -263,9 +292,17 @@ class RegistryClient:
         return str(token)
 
     # -- requests ----------------------------------------------------------------------------
-    def request(self, method: str, path: str, *, scope: str = "", headers: dict[str, str] | None = None,
-                body: Body = None, stream: bool = False,
-                params: dict[str, str] | None = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str = "",
+        headers: dict[str, str] | None = None,
+        body: Body = None,
+        stream: bool = False,
+        params: dict[str, str] | None = None,
+    ) -> Response:
         """A request to `path` (under /v2/ or absolute), authenticated for `scope`, retried.
 
         401 answers refresh the token once. The caller closes streamed responses.
@@ -278,21 +315,28 @@ class RegistryClient:
             resp.close()
             self._challenge = www
             auth = self._auth_header(scope, refresh=True)
-            resp = self._send_retrying(method, url, {**(headers or {}), **auth}, body, stream,
-                                       params)
+            resp = self._send_retrying(
+                method, url, {**(headers or {}), **auth}, body, stream, params
+            )
         return resp
 
-    def _send_retrying(self, method: str, url: str, headers: dict[str, str], body: Body,
-                       stream: bool = False, params: Any = None,
-                       attempts: int | None = None) -> httpx.Response:
+    def _send_retrying(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: Body,
+        stream: bool = False,
+        params: Any = None,
+        attempts: int | None = None,
+    ) -> Response:
         attempts = attempts or max(1, self.options.retries)
+        headers = {"User-Agent": USER_AGENT, **headers}
         for attempt in range(attempts):
             content: Any = body() if callable(body) else body
             try:
-                req = self.http.build_request(method, url, headers=headers, content=content,
-                                              params=params)
-                resp = self.http.send(req, stream=stream)
-            except httpx.TransportError as exc:
+                resp = self.http.request(method, url, headers, content, params, stream=stream)
+            except TransportError as exc:
                 if attempt == attempts - 1 or is_untrusted_certificate(exc):
                     raise
                 self._sleep(attempt, None)
@@ -306,13 +350,10 @@ class RegistryClient:
         raise AssertionError("unreachable")
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.options.backoff * (2 ** attempt)
+        delay = self.options.backoff * (2**attempt)
         if retry_after and retry_after.isdigit():
             delay = max(delay, min(float(retry_after), 10.0))
         time.sleep(delay)
-
-    def iter_bytes(self, resp: httpx.Response, chunk: int = 1 << 20) -> Iterator[bytes]:
-        return resp.iter_bytes(chunk)
 
 
 def _pick(challenges: list[Challenge]) -> Challenge | None:

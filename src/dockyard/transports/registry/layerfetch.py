@@ -17,17 +17,18 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
-import httpx
-
 from dockyard.errors import InvalidArgument, Unavailable
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.descriptor import Descriptor
 from dockyard.store import Store
 from dockyard.store.content import ContentWriter
+from dockyard.transports.registry import blobinfo
 from dockyard.transports.registry.client import RegistryClient, registry_error
+from dockyard.transports.registry.http import TransportError
 from dockyard.transports.registry.progress import Progress
 
 OUT_CHUNK = 4 << 20
+FEED_CHUNK = 1 << 20
 QUEUE_DEPTH = 4
 _END = object()
 
@@ -50,8 +51,11 @@ class Decompressor:
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         if self.kind is None:
-            self.kind = "gzip" if data[:2] == b"\x1f\x8b" else (
-                "zstd" if data[:4] == b"\x28\xb5\x2f\xfd" else "")
+            self.kind = (
+                "gzip"
+                if data[:2] == b"\x1f\x8b"
+                else ("zstd" if data[:4] == b"\x28\xb5\x2f\xfd" else "")
+            )
         if not self.kind:
             yield data
             return
@@ -107,8 +111,16 @@ class _Stage:
             self._thread.join()
 
 
-def download_layer(store: Store, client: RegistryClient, path: str, scope: str,
-                   desc: Descriptor, diff_id: str, key: str, progress: Progress) -> None:
+def download_layer(
+    store: Store,
+    client: RegistryClient,
+    path: str,
+    scope: str,
+    desc: Descriptor,
+    diff_id: str,
+    key: str,
+    progress: Progress,
+) -> None:
     """Stream one layer into the store uncompressed; both digests verified, resumes on drops."""
     kind = mt.layer_compression(desc.media_type)
     decomp = Decompressor(kind)
@@ -116,8 +128,9 @@ def download_layer(store: Store, client: RegistryClient, path: str, scope: str,
         out = stack.enter_context(store.content.writer(expected=diff_id))
         raw: ContentWriter | None = None
         if kind in ("gzip", "zstd") and not store.content.has(str(desc.digest)):
-            raw = stack.enter_context(store.content.writer(expected=str(desc.digest),
-                                                           expected_size=desc.size))
+            raw = stack.enter_context(
+                store.content.writer(expected=str(desc.digest), expected_size=desc.size)
+            )
         writer = _Stage(out.write, f"write-{key}")
 
         def inflate(chunk: bytes) -> None:
@@ -163,17 +176,26 @@ def download_layer(store: Store, client: RegistryClient, path: str, scope: str,
         if raw is not None:
             raw.commit()
         if kind in ("gzip", "zstd") and store.content.has(str(desc.digest)):
-            store.content.record_variant(diff_id, kind, str(desc.digest), desc.size)
+            blobinfo.record_variant(store, diff_id, kind, str(desc.digest), desc.size)
     progress.status(key, "Download complete")
 
 
-def _fetch(client: RegistryClient, path: str, scope: str, desc: Descriptor, key: str,
-           progress: Progress, sink: Callable[[bytes], None],
-           raw: ContentWriter | None) -> tuple[int, str]:
+def _fetch(
+    client: RegistryClient,
+    path: str,
+    scope: str,
+    desc: Descriptor,
+    key: str,
+    progress: Progress,
+    sink: Callable[[bytes], None],
+    raw: ContentWriter | None,
+) -> tuple[int, str]:
     """GET the blob (Range-resuming after drops) into `sink` and `raw`; (bytes, sha256).
 
-    Chunks go on as the socket gives them (re-chunking would copy every byte once more);
-    the compressed bytes are hashed once, by `raw` when the blob is kept.
+    The body is read straight from the socket in FEED_CHUNK pieces, so that hashing,
+    writing and inflating work on big buffers: few Python steps and GIL hand-offs
+    between the threads. The compressed bytes are hashed once, by `raw` when the blob
+    is kept.
     """
     hasher = hashlib.sha256() if raw is None else None
     received = 0
@@ -181,13 +203,14 @@ def _fetch(client: RegistryClient, path: str, scope: str, desc: Descriptor, key:
     while True:
         headers = {"Range": f"bytes={received}-"} if received else {}
         try:
-            resp = client.request("GET", f"/v2/{path}/blobs/{desc.digest}", scope=scope,
-                                  headers=headers, stream=True)
+            resp = client.request(
+                "GET", f"/v2/{path}/blobs/{desc.digest}", scope=scope, headers=headers, stream=True
+            )
             try:
                 if resp.status_code not in (200, 206) or (received and resp.status_code != 206):
                     resp.read()
                     raise registry_error(resp, f"layer {desc.digest} of {path}")
-                for chunk in resp.iter_bytes():
+                for chunk in resp.iter_bytes(FEED_CHUNK):
                     received += len(chunk)
                     if received > desc.size:
                         break
@@ -204,12 +227,13 @@ def _fetch(client: RegistryClient, path: str, scope: str, desc: Descriptor, key:
                 return received, "sha256:" + hasher.hexdigest()
             assert raw is not None
             return received, raw.current_digest()
-        except httpx.TransportError as exc:
+        except TransportError as exc:
             failures += 1
             if failures > client.options.retries:
                 raise Unavailable(
                     f"downloading layer {desc.digest} of {path} failed after"
-                    f" {failures} tries: {exc}", hint="check the network and pull again",
+                    f" {failures} tries: {exc}",
+                    hint="check the network and pull again",
                 ) from exc
             progress.status(key, f"Retrying in {failures} second(s)")
             time.sleep(min(failures * client.options.backoff * 2, 5))

@@ -24,15 +24,18 @@ def bar(current: int, total: int) -> str:
         return human(current)
     filled = min(BAR_WIDTH, int(BAR_WIDTH * current / total))
     arrow = ">" if filled < BAR_WIDTH else ""
-    return f"[{'=' * filled}{arrow}{' ' * (BAR_WIDTH - filled - len(arrow))}] " \
-           f"{human(current)}/{human(total)}"
+    return (
+        f"[{'=' * filled}{arrow}{' ' * (BAR_WIDTH - filled - len(arrow))}] "
+        f"{human(current)}/{human(total)}"
+    )
 
 
 class Progress:
     """Lines keyed by layer ID; thread-safe. `quiet` prints nothing."""
 
-    def __init__(self, out: TextIO | None = None, tty: bool | None = None,
-                 quiet: bool = False) -> None:
+    def __init__(
+        self, out: TextIO | None = None, tty: bool | None = None, quiet: bool = False
+    ) -> None:
         self.out = out or sys.stdout
         self.tty = self.out.isatty() if tty is None else tty
         self.quiet = quiet

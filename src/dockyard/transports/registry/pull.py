@@ -7,8 +7,8 @@ request when a connection drops.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dockyard import reference
@@ -25,6 +25,7 @@ from dockyard.store import Store
 from dockyard.transports.registry import blobinfo
 from dockyard.transports.registry.client import RegistryClient, registry_error
 from dockyard.transports.registry.layerfetch import download_layer
+from dockyard.transports.registry.parallel import run_all
 from dockyard.transports.registry.progress import Progress
 
 ACCEPT = ", ".join([mt.OCI_INDEX, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST_LIST, mt.DOCKER_MANIFEST])
@@ -41,11 +42,13 @@ class Pulled:
     new: bool
 
 
-def _fetch_manifest(client: RegistryClient, path: str, ref: str, scope: str,
-                    expected: str | None) -> tuple[bytes, str, str]:
+def _fetch_manifest(
+    client: RegistryClient, path: str, ref: str, scope: str, expected: str | None
+) -> tuple[bytes, str, str]:
     """(bytes, media type, digest) of a manifest, verified against `expected` if given."""
-    resp = client.request("GET", f"/v2/{path}/manifests/{ref}", scope=scope,
-                          headers={"Accept": ACCEPT})
+    resp = client.request(
+        "GET", f"/v2/{path}/manifests/{ref}", scope=scope, headers={"Accept": ACCEPT}
+    )
     if resp.status_code != 200:
         raise registry_error(resp, f"manifest {path}:{ref}")
     data = resp.content
@@ -70,13 +73,16 @@ def _fetch_small_blob(client: RegistryClient, path: str, desc: Descriptor, scope
     try:
         desc.verify(data)
     except InvalidArgument as exc:
-        raise InvalidArgument(f"{exc.message} (from {path})",
-                              hint="the registry served corrupt content; nothing was stored") from exc
+        raise InvalidArgument(
+            f"{exc.message} (from {path})",
+            hint="the registry served corrupt content; nothing was stored",
+        ) from exc
     return data
 
 
-def _pick_manifest(client: RegistryClient, path: str, ref: str, scope: str,
-                   platform: str | None) -> tuple[Manifest, str]:
+def _pick_manifest(
+    client: RegistryClient, path: str, ref: str, scope: str, platform: str | None
+) -> tuple[Manifest, str]:
     """(the manifest for `platform`, the digest the reference named: its index or itself)."""
     expected = ref if ":" in ref else None
     data, content_type, digest = _fetch_manifest(client, path, ref, scope, expected)
@@ -85,16 +91,22 @@ def _pick_manifest(client: RegistryClient, path: str, ref: str, scope: str,
     if isinstance(doc, Index):
         want = Platform.parse(platform) if platform else None
         chosen = doc.select(want)
-        data, content_type, _ = _fetch_manifest(client, path, str(chosen.digest), scope,
-                                                str(chosen.digest))
+        data, content_type, _ = _fetch_manifest(
+            client, path, str(chosen.digest), scope, str(chosen.digest)
+        )
         doc = parse_document(data, content_type or None)
         if not isinstance(doc, Manifest):
             raise InvalidArgument(f"{path}: nested image indexes are not supported")
     return doc, named
 
 
-def pull_image(store: Store, client: RegistryClient, ref: reference.Reference,
-               progress: Progress, platform: str | None = None) -> Pulled:
+def pull_image(
+    store: Store,
+    client: RegistryClient,
+    ref: reference.Reference,
+    progress: Progress,
+    platform: str | None = None,
+) -> Pulled:
     """Pull one reference (tag or digest) into the store; returns what was stored."""
     path = ref.path
     scope = f"repository:{path}:pull"
@@ -109,15 +121,23 @@ def pull_image(store: Store, client: RegistryClient, ref: reference.Reference,
     if len(diff_ids) != len(layers):
         raise InvalidArgument(
             f"{path}: the manifest has {len(layers)} layers but the config lists"
-            f" {len(diff_ids)} diff IDs", hint="the image is corrupt",
+            f" {len(diff_ids)} diff IDs",
+            hint="the image is corrupt",
         )
     with store.lease():
         _fetch_layers(store, client, path, scope, layers, diff_ids, progress)
         return _record(store, client, ref, manifest, config_bytes, diff_ids, named)
 
 
-def _fetch_layers(store: Store, client: RegistryClient, path: str, scope: str,
-                  layers: list[Descriptor], diff_ids: list[str], progress: Progress) -> None:
+def _fetch_layers(
+    store: Store,
+    client: RegistryClient,
+    path: str,
+    scope: str,
+    layers: list[Descriptor],
+    diff_ids: list[str],
+    progress: Progress,
+) -> None:
     todo = []
     for desc, diff_id in zip(layers, diff_ids, strict=True):
         key = desc.digest.hex[:12]
@@ -127,24 +147,37 @@ def _fetch_layers(store: Store, client: RegistryClient, path: str, scope: str,
             progress.status(key, "Pulling fs layer")
             todo.append((desc, diff_id, key))
     if todo:
-        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(todo))) as pool:
-            futures = [
-                pool.submit(download_layer, store, client, path, scope, desc, diff_id, key,
-                            progress)
-                for desc, diff_id, key in todo
-            ]
-            for f in futures:
-                f.result()
+        run_all(
+            [
+                functools.partial(
+                    download_layer, store, client, path, scope, desc, diff_id, key, progress
+                )
+                # the biggest first: the longest download starts at once, small ones fill in
+                for desc, diff_id, key in sorted(todo, key=lambda t: -t[0].size)
+            ],
+            PARALLEL,
+        )
         for _, _, key in todo:
             progress.status(key, "Pull complete")
     for desc, diff_id in zip(layers, diff_ids, strict=True):
         if mt.layer_compression(desc.media_type) is not None:
-            blobinfo.record(store.db, blobinfo.BlobSource(
-                diff_id, str(desc.digest), desc.size, desc.media_type, client.host, path))
+            blobinfo.record(
+                store.db,
+                blobinfo.BlobSource(
+                    diff_id, str(desc.digest), desc.size, desc.media_type, client.host, path
+                ),
+            )
 
 
-def _record(store: Store, client: RegistryClient, ref: reference.Reference, manifest: Manifest,
-            config_bytes: bytes, diff_ids: list[str], named: str) -> Pulled:
+def _record(
+    store: Store,
+    client: RegistryClient,
+    ref: reference.Reference,
+    manifest: Manifest,
+    config_bytes: bytes,
+    diff_ids: list[str],
+    named: str,
+) -> Pulled:
     config_digest = store.content.write_bytes(config_bytes, expected=str(manifest.config.digest))
     docker = manifest.is_docker
     local = Manifest(
@@ -160,8 +193,9 @@ def _record(store: Store, client: RegistryClient, ref: reference.Reference, mani
     name = f"{ref.name}:{ref.tag}" if ref.tag and not ref.digest else None
     repo_digest = f"{ref.name}@{named}"
     before = _existing(store, name, config_digest)
-    store.images.add(local_digest, config_digest, [name] if name else [],
-                     repo_digests=[repo_digest])
+    store.images.add(
+        local_digest, config_digest, [name] if name else [], repo_digests=[repo_digest]
+    )
     return Pulled(config_digest, named, name, new=not before)
 
 
@@ -170,7 +204,9 @@ def _existing(store: Store, name: str | None, image_id: str) -> bool:
         return bool(store.db.query("SELECT 1 FROM images WHERE id = ?", (image_id,)))
     rows = store.db.query(
         "SELECT m.image_id FROM image_names n JOIN image_manifests m"
-        " ON n.manifest_digest = m.digest WHERE n.name = ?", (name,))
+        " ON n.manifest_digest = m.digest WHERE n.name = ?",
+        (name,),
+    )
     return bool(rows) and rows[0]["image_id"] == image_id
 
 
@@ -187,9 +223,11 @@ def list_tags(client: RegistryClient, path: str) -> list[str]:
         resp = client.request("GET", url, scope=scope)
         if resp.status_code != 200:
             raise registry_error(resp, f"tags of {path}")
-        tags += [str(t) for t in (loads_object(resp.content, f"tag list of {path}").get("tags") or [])]
+        tags += [
+            str(t) for t in (loads_object(resp.content, f"tag list of {path}").get("tags") or [])
+        ]
         link = resp.headers.get("link", "")
-        url = link[link.find("<") + 1:link.find(">")] if 'rel="next"' in link else ""
+        url = link[link.find("<") + 1 : link.find(">")] if 'rel="next"' in link else ""
     if not tags:
         raise NotFound(f"repository {path} has no tags")
     return tags

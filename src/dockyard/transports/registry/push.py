@@ -7,12 +7,13 @@ earlier push, or the registry's own blob kept by a pull) or the registry has it.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
 
 from dockyard import reference
-from dockyard.errors import InvalidArgument
+from dockyard.errors import InvalidArgument, NotFound
 from dockyard.image import StoredImage
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.descriptor import Descriptor
@@ -21,6 +22,7 @@ from dockyard.oci.manifest import Manifest
 from dockyard.store import Store
 from dockyard.transports.registry import blobinfo, upload
 from dockyard.transports.registry.client import RegistryClient, registry_error
+from dockyard.transports.registry.parallel import run_all
 from dockyard.transports.registry.progress import Progress
 
 PARALLEL = 3
@@ -86,8 +88,16 @@ def _stored_variant(store: Store, diff_id: str, docker: bool) -> tuple[str, str,
     return None
 
 
-def _push_layer(client: RegistryClient, store: Store, path: str, diff_id: str, docker: bool,
-                progress: Progress, chunk_size: int | None, checked: _Checked) -> Descriptor:
+def _push_layer(
+    client: RegistryClient,
+    store: Store,
+    path: str,
+    diff_id: str,
+    docker: bool,
+    progress: Progress,
+    chunk_size: int | None,
+    checked: _Checked,
+) -> Descriptor:
     """Make the layer present in the target repository; its descriptor for the manifest."""
     key = Digest(diff_id).hex[:12]
     scope = f"repository:{path}:pull,push"
@@ -122,28 +132,50 @@ def _push_layer(client: RegistryClient, store: Store, path: str, diff_id: str, d
         except upload.StreamFailed:
             progress.status(key, "Retrying")
     if stored is None:
-        digest, size = store.content.compressed(diff_id, "gzip")
+        with blobinfo.DB_WRITE:  # it records the variant it makes
+            digest, size = store.content.compressed(diff_id, "gzip")
         stored = ("gzip", digest, size)
     compression, digest, size = stored
     desc = Descriptor(mt.layer_media_type(compression, docker), Digest(digest), size)
     if checked.exists(client, path, digest, scope):
         progress.status(key, "Layer already exists")
     else:
-        upload.upload_blob(client, store, path, digest, size,
-                           lambda done: progress.advance(key, "Pushing", done, size), chunk_size)
+        upload.upload_blob(
+            client,
+            store,
+            path,
+            digest,
+            size,
+            lambda done: progress.advance(key, "Pushing", done, size),
+            chunk_size,
+        )
         progress.status(key, "Pushed")
     _remember(store, diff_id, desc, client.host, path)
     return desc
 
 
+def _size(store: Store, digest: str) -> int:
+    try:
+        return store.content.size(digest)
+    except NotFound:
+        return 0
+
+
 def _remember(store: Store, diff_id: str, desc: Descriptor, registry: str, path: str) -> None:
-    blobinfo.record(store.db, blobinfo.BlobSource(
-        diff_id, str(desc.digest), desc.size, desc.media_type, registry, path))
+    blobinfo.record(
+        store.db,
+        blobinfo.BlobSource(diff_id, str(desc.digest), desc.size, desc.media_type, registry, path),
+    )
 
 
-def push_image(store: Store, client: RegistryClient, image: StoredImage,
-               ref: reference.Reference, progress: Progress,
-               chunk_size: int | None = None) -> Pushed:
+def push_image(
+    store: Store,
+    client: RegistryClient,
+    image: StoredImage,
+    ref: reference.Reference,
+    progress: Progress,
+    chunk_size: int | None = None,
+) -> Pushed:
     """Push `image` as `ref` (a tag); layers in parallel, the config, then the manifest."""
     if ref.tag is None:
         raise InvalidArgument(f"cannot push {ref}: no tag", hint="push NAME:TAG")
@@ -159,16 +191,31 @@ def push_image(store: Store, client: RegistryClient, image: StoredImage,
     config = image.manifest.config
     checked = _Checked()
 
-    def push_config() -> None:
+    def push_config() -> Descriptor:
         if not checked.exists(client, path, str(config.digest), scope):
             upload.upload_blob(client, store, path, str(config.digest), config.size)
+        return config
 
-    with store.lease(), ThreadPoolExecutor(max_workers=PARALLEL + 1) as pool:
-        config_done = pool.submit(push_config)
-        futures = [pool.submit(_push_layer, client, store, path, d, docker, progress,
-                               chunk_size, checked) for d in diff_ids]
-        layers = [f.result() for f in futures]
-        config_done.result()
+    # the biggest layer first: the longest upload starts at once, small ones fill in
+    order = sorted(range(len(diff_ids)), key=lambda i: -_size(store, diff_ids[i]))
+    with store.lease():
+        calls: list[Callable[[], Descriptor]] = [push_config]
+        calls += [
+            functools.partial(
+                _push_layer,
+                client,
+                store,
+                path,
+                diff_ids[i],
+                docker,
+                progress,
+                chunk_size,
+                checked,
+            )
+            for i in order
+        ]
+        done = run_all(calls, PARALLEL + 1)[1:]
+    layers = [done[order.index(i)] for i in range(len(diff_ids))]
     manifest = Manifest(
         config=config.replace(media_type=mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG),
         layers=tuple(layers),
@@ -177,8 +224,13 @@ def push_image(store: Store, client: RegistryClient, image: StoredImage,
     )
     data = manifest.to_json()
     digest = str(manifest.digest)
-    resp = client.request("PUT", f"/v2/{path}/manifests/{ref.tag}", scope=scope, body=data,
-                          headers={"Content-Type": manifest.media_type})
+    resp = client.request(
+        "PUT",
+        f"/v2/{path}/manifests/{ref.tag}",
+        scope=scope,
+        body=data,
+        headers={"Content-Type": manifest.media_type},
+    )
     resp.close()
     if resp.status_code not in (200, 201):
         raise registry_error(resp, f"pushing the manifest of {ref}")

@@ -8,6 +8,7 @@ at the end, closes the upload with PUT ?digest=. Compression and upload overlap.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -17,6 +18,7 @@ from urllib.parse import urljoin
 
 from dockyard.store import Store
 from dockyard.store.content import ContentWriter
+from dockyard.transports.registry import blobinfo
 from dockyard.transports.registry.client import RegistryClient, registry_error
 
 READ_CHUNK = 1 << 20
@@ -32,21 +34,28 @@ class StreamFailed(Exception):
 
 def start(client: RegistryClient, path: str, scope: str) -> str:
     """POST a new upload session; its absolute location."""
-    resp = client.request("POST", f"/v2/{path}/blobs/uploads/", scope=scope,
-                          headers={"Content-Length": "0"})
+    resp = client.request(
+        "POST", f"/v2/{path}/blobs/uploads/", scope=scope, headers={"Content-Length": "0"}
+    )
     resp.close()
     if resp.status_code not in (201, 202):
         raise registry_error(resp, f"starting an upload to {path}")
-    return urljoin(client.base_url() + f"/v2/{path}/blobs/uploads/",
-                   resp.headers.get("location", ""))
+    return urljoin(
+        client.base_url() + f"/v2/{path}/blobs/uploads/", resp.headers.get("location", "")
+    )
 
 
 def _with_digest(location: str, digest: str) -> str:
     return f"{location}{'&' if '?' in location else '?'}digest={digest}"
 
 
-def _file_body(store: Store, digest: str, start_at: int = 0, length: int | None = None,
-               report: Report | None = None) -> Iterator[bytes]:
+def _file_body(
+    store: Store,
+    digest: str,
+    start_at: int = 0,
+    length: int | None = None,
+    report: Report | None = None,
+) -> Iterator[bytes]:
     sent = 0
     with store.content.open(digest) as f:
         f.seek(start_at)
@@ -63,8 +72,15 @@ def _file_body(store: Store, digest: str, start_at: int = 0, length: int | None 
             yield chunk
 
 
-def upload_blob(client: RegistryClient, store: Store, path: str, digest: str, size: int,
-                report: Report | None = None, chunk_size: int | None = None) -> None:
+def upload_blob(
+    client: RegistryClient,
+    store: Store,
+    path: str,
+    digest: str,
+    size: int,
+    report: Report | None = None,
+    chunk_size: int | None = None,
+) -> None:
     """Upload a stored blob: POST, then one PUT with the body (or PATCH chunks + PUT)."""
     scope = f"repository:{path}:pull,push"
     location = start(client, path, scope)
@@ -73,23 +89,35 @@ def upload_blob(client: RegistryClient, store: Store, path: str, digest: str, si
         while offset < size:
             n = min(chunk_size, size - offset)
             begin = offset
-            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(n),
-                       "Content-Range": f"{begin}-{begin + n - 1}"}
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(n),
+                "Content-Range": f"{begin}-{begin + n - 1}",
+            }
             resp = client.request(
-                "PATCH", location, scope=scope, headers=headers,
-                body=lambda b=begin, n=n: _file_body(store, digest, b, n, report))  # type: ignore[misc]
+                "PATCH",
+                location,
+                scope=scope,
+                headers=headers,
+                body=functools.partial(_file_body, store, digest, begin, n, report),
+            )
             resp.close()
             if resp.status_code != 202:
                 raise registry_error(resp, f"uploading a chunk of {digest} to {path}")
             location = urljoin(location, resp.headers.get("location", location))
             offset += n
-        resp = client.request("PUT", _with_digest(location, digest), scope=scope,
-                              headers={"Content-Length": "0"})
+        resp = client.request(
+            "PUT", _with_digest(location, digest), scope=scope, headers={"Content-Length": "0"}
+        )
     else:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-        resp = client.request("PUT", _with_digest(location, digest), scope=scope,
-                              headers=headers,
-                              body=lambda: _file_body(store, digest, report=report))
+        resp = client.request(
+            "PUT",
+            _with_digest(location, digest),
+            scope=scope,
+            headers=headers,
+            body=lambda: _file_body(store, digest, report=report),
+        )
     resp.close()
     if resp.status_code != 201:
         raise registry_error(resp, f"uploading blob {digest} to {path}")
@@ -98,15 +126,15 @@ def upload_blob(client: RegistryClient, store: Store, path: str, digest: str, si
 class _GzipPipe:
     """Gzips a stored blob on threads into a bounded queue of chunks, copying them to `keep`."""
 
-    def __init__(self, store: Store, digest: str, keep: ContentWriter,
-                 report: Report | None) -> None:
+    def __init__(
+        self, store: Store, digest: str, keep: ContentWriter, report: Report | None
+    ) -> None:
         self.store, self.digest, self.keep, self.report = store, digest, keep, report
         self.error: BaseException | None = None
         self.cancelled = False
         self.read = 0
         self._q: queue.Queue[Any] = queue.Queue(QUEUE_DEPTH)
-        self._thread = threading.Thread(target=self._run, name="gzip-" + digest[7:19],
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="gzip-" + digest[7:19], daemon=True)
         self._thread.start()
 
     # the file-like sink igzip_threaded writes compressed blocks to
@@ -133,8 +161,10 @@ class _GzipPipe:
         from isal import igzip_threaded
 
         try:
-            with self.store.content.open(self.digest) as src, \
-                    igzip_threaded.open(self, "wb", threads=os.cpu_count() or 1) as gz:
+            with (
+                self.store.content.open(self.digest) as src,
+                igzip_threaded.open(self, "wb", threads=os.cpu_count() or 1) as gz,
+            ):
                 while chunk := src.read(READ_CHUNK):
                     gz.write(chunk)
                     self.read += len(chunk)
@@ -165,8 +195,9 @@ class _GzipPipe:
         self._thread.join()
 
 
-def upload_compressing(client: RegistryClient, store: Store, path: str, diff_id: str,
-                       report: Report | None = None) -> tuple[str, int]:
+def upload_compressing(
+    client: RegistryClient, store: Store, path: str, diff_id: str, report: Report | None = None
+) -> tuple[str, int]:
     """Gzip the stored layer `diff_id` while uploading it; stores and records the gzip
     variant; returns (digest, size). StreamFailed when the stream could not finish
     (nothing is recorded then; the caller retries the ordinary way)."""
@@ -184,8 +215,13 @@ def upload_compressing(client: RegistryClient, store: Store, path: str, diff_id:
             return pipe.chunks()
 
         try:
-            resp = client.request("PATCH", location, scope=scope, body=body,
-                                  headers={"Content-Type": "application/octet-stream"})
+            resp = client.request(
+                "PATCH",
+                location,
+                scope=scope,
+                body=body,
+                headers={"Content-Type": "application/octet-stream"},
+            )
             resp.close()
         finally:
             pipe.close()
@@ -195,10 +231,11 @@ def upload_compressing(client: RegistryClient, store: Store, path: str, diff_id:
             raise StreamFailed(str(registry_error(resp, f"uploading {diff_id} to {path}")))
         digest = keep.commit()
         size = keep.size
-    store.content.record_variant(diff_id, "gzip", digest, size)
+    blobinfo.record_variant(store, diff_id, "gzip", digest, size)
     location = urljoin(location, resp.headers.get("location", location))
-    resp = client.request("PUT", _with_digest(location, digest), scope=scope,
-                          headers={"Content-Length": "0"})
+    resp = client.request(
+        "PUT", _with_digest(location, digest), scope=scope, headers={"Content-Length": "0"}
+    )
     resp.close()
     if resp.status_code != 201:
         raise registry_error(resp, f"uploading blob {digest} to {path}")
