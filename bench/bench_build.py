@@ -16,6 +16,9 @@ children: the VM is shared, CPU time is the steadier figure) and peer/dockyard r
 
   python3 bench/bench_build.py [--rounds 7] [--cold-rounds 3] [--scenarios cold,nochange,app]
                                [--docker]   # include BuildKit (needs Debian's docker.io)
+                               [--baseline SRC]  # also dockyard from another source tree
+                                                 # (e.g. `git archive HEAD src | tar -x -C DIR`,
+                                                 # SRC=DIR/src), in its own store: before/after
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def containers_cli(tool: str, name: str, runroot: Path) -> str:
             " --cgroup-manager cgroupfs --storage-driver overlay")
 
 
-def setup(env: dict[str, str], docker: bool) -> dict[str, str]:
+def setup(env: dict[str, str], docker: bool, baseline: str | None = None) -> dict[str, str]:
     """Stores with the base image, the context; returns the CLI prefix of each tool."""
     runroot = BASE / "run"  # podman's database remembers it: the same path every run
     runroot.mkdir(parents=True, exist_ok=True)
@@ -100,6 +103,12 @@ def setup(env: dict[str, str], docker: bool) -> dict[str, str]:
         if subprocess.run(["bash", "-c", f"{pm} image exists localhost/{IMAGE}"],
                           env=env).returncode != 0:
             sh(f"{pm} import -q {flags} {tar} localhost/{IMAGE}", env=env)
+    if baseline:
+        src = Path(baseline).resolve()
+        if not (src / "dockyard" / "__init__.py").is_file():
+            raise SystemExit(f"--baseline {baseline}: no dockyard package there")
+        tools["DYB"] = f"PYTHONPATH={src} {DOCKYARD} --root {BASE}/dy-base-root"
+        sh(f"DOCKYARD_ROOT={BASE}/dy-base-root bash {REPO}/scripts/base-images.sh", env=env)
     if docker:
         tools["DK"] = "/usr/bin/docker"
         start_dockerd(env)
@@ -140,6 +149,9 @@ def rows(t: dict[str, str], scenario: str) -> list[dict[str, str]]:
         {"name": "podman build", "cmd": f"{t['PM']} build -q{nc} -t localhost/flask:pm {ctx}",
          "prune": f"{t['PM']} image prune -f"},
     ]
+    if "DYB" in t:
+        table.append({"name": "dockyard (baseline)",
+                      "cmd": f"{t['DYB']} build -q{nc} -t flask:dyb {ctx}", "prune": ""})
     if "DK" in t:
         table.append({"name": "docker build (BuildKit)",
                       "cmd": f"DOCKER_BUILDKIT=1 {t['DK']} build -q{nc} -t flask:dk {ctx}",
@@ -207,6 +219,10 @@ def report(scenario: str, res: dict) -> None:
     src = "measured here" if measured else "reference, not measured in this run"
     print(f"dockyard / BuildKit ({bk:.3f} s, {src}) = {ours / bk:.2f}x"
           f"  (goal <= {GOALS[scenario]}x)")
+    if "dockyard (baseline)" in wall:
+        base = statistics.median(wall["dockyard (baseline)"])
+        print(f"dockyard / baseline = {ours / base:.2f}x (wall), "
+              f"{statistics.median(cpu['dockyard build']) / statistics.median(cpu['dockyard (baseline)']):.2f}x (CPU)")
 
 
 def main() -> None:
@@ -215,10 +231,12 @@ def main() -> None:
     parser.add_argument("--cold-rounds", type=int, default=3)
     parser.add_argument("--scenarios", default="nochange,app,cold")
     parser.add_argument("--docker", action="store_true", help="include Docker BuildKit")
+    parser.add_argument("--baseline", metavar="SRC",
+                        help="also time dockyard from this source tree (its own store)")
     args = parser.parse_args()
     env = bench_env()
     t0 = time.perf_counter()
-    tools = setup(env, args.docker)
+    tools = setup(env, args.docker, args.baseline)
     print(f"setup {time.perf_counter() - t0:.1f}s; context {tools['CTX']}; stores under {BASE}")
     try:
         for scenario in args.scenarios.split(","):

@@ -8,12 +8,12 @@ import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.dockerfile.ignore import PatternMatcher, glob_segment_regex, go_clean, ignore_file_for
 from dockyard.errors import InvalidArgument, NotFound
+from dockyard.store.records import FrozenRecord
 
 __all__ = ["BuildContext", "ContextEntry"]
 
@@ -28,11 +28,11 @@ _hash_cache: dict[tuple[int, int, int, int, int], str] = {}
 _hash_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class ContextEntry:
+class ContextEntry(FrozenRecord):
     """One file system object of the context. `mode` is the full st_mode (type and permission
     bits); `size` is 0 for anything but a regular file."""
 
+    _fields = ("relpath", "path", "mode", "uid", "gid", "size", "link_target", "kind")
     relpath: str  # posix, relative to the context root, no leading "./"; "" is the root itself
     path: Path  # where it is on disk (symlinks already followed for a COPY source)
     mode: int
@@ -41,6 +41,11 @@ class ContextEntry:
     size: int
     link_target: str | None
     kind: str  # "file" | "dir" | "symlink" | "other"
+
+    def __init__(self, relpath: str, path: Path, mode: int, uid: int, gid: int, size: int,
+                 link_target: str | None, kind: str) -> None:  # fmt: skip
+        self._set(relpath=relpath, path=path, mode=mode, uid=uid, gid=gid, size=size,
+                  link_target=link_target, kind=kind)  # fmt: skip
 
 
 def _kind(mode: int) -> str:

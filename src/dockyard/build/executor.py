@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.build import imaging, meta, planner, step_text
@@ -24,6 +22,7 @@ from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.image import StoredImage
 from dockyard.oci.config import ImageConfig, now
 from dockyard.store import Store
+from dockyard.store.snapshots import rmtree
 
 
 class Canceled(DockyardError):
@@ -40,22 +39,25 @@ class StepFailed(DockyardError):
     exit_code = 1
 
 
-@dataclass
 class _StageState:
     """A stage being built. `image` is the last image written to the store; metadata-only
     steps after it change only `config` (BuildKit keys them on the previous step's key, `key`,
     and writes no image for them), and `dirty` says the stage's image is still to be written."""
 
-    plan: planner.StagePlan
-    image: StoredImage
-    tracker: StageEnv
-    config: ImageConfig
-    key: str
-    flags: meta.StageFlags = field(default_factory=meta.StageFlags)
-    declared: list[str] = field(default_factory=list)
-    cache_ok: bool = True
-    dirty: bool = False
-    in_trigger: bool = False  # running the base's ONBUILD triggers (shown as `ONBUILD ...`)
+    def __init__(self, plan: planner.StagePlan, image: StoredImage, tracker: StageEnv,
+                 config: ImageConfig, key: str) -> None:  # fmt: skip
+        self.plan = plan
+        self.image = image
+        self.tracker = tracker
+        self.config = config
+        self.key = key
+        self.flags = meta.StageFlags()
+        self.declared: list[str] = []
+        self.cache_ok = True
+        self.dirty = False
+        self.in_trigger = False  # running the base's ONBUILD triggers (shown as `ONBUILD ...`)
+        self.commands: list[Command] = []  # the stage's commands (triggers first) ...
+        self.position = 0  # ... and the index of the one being run
 
     def label(self, text: str) -> str:
         return self.plan.label(("ONBUILD " if self.in_trigger else "") + text)
@@ -152,8 +154,12 @@ class Executor:
             tracker.args.update(base.tracker.args)
             tracker.declared |= base.tracker.declared
             state.declared = list(base.declared)
-        for n, command in enumerate([*triggers, *sp.stage.commands]):
+        state.commands = [*triggers, *sp.stage.commands]
+        if not state.cache_ok:  # --no-cache: every RUN step will run
+            self._prewarm_network(state)
+        for n, command in enumerate(state.commands):
             self._check_canceled()
+            state.position = n
             state.in_trigger = n < len(triggers)
             try:
                 step = tracker.step(command)
@@ -183,12 +189,18 @@ class Executor:
             return imaging.start_from_stage(self.store, self.results[sp.base_stage])
         if sp.scratch:
             return imaging.scratch(self.store)
-        from dockyard import reference
+        from dockyard.store.images import simple_ref
 
-        try:
-            shown = reference.normalize(sp.base)
-        except DockyardError as exc:
-            raise self._located(exc, sp.stage.from_) from exc
+        simple = simple_ref(sp.base)  # the common `name:tag`, without dockyard.reference
+        if simple is not None:
+            shown = f"{simple.repository}:{simple.tag}"
+        else:
+            from dockyard import reference
+
+            try:
+                shown = reference.normalize(sp.base)
+            except DockyardError as exc:
+                raise self._located(exc, sp.stage.from_) from exc
         vertex = self.progress.vertex(sp.label(f"FROM {shown}"))
         try:
             base = self._find_or_pull(sp.base, vertex)
@@ -299,7 +311,9 @@ class Executor:
                 vertex.cached()
                 state.config, state.dirty = hit.config, False
                 return hit
-        state.cache_ok = False  # a miss invalidates the rest of the stage
+        if state.cache_ok:  # the first miss: the rest of the stage runs for real
+            state.cache_ok = False  # (a miss invalidates the rest of the stage)
+            self._prewarm_network(state)
         try:
             with writable_layer(self.store, parent) as layer:
                 work(layer, vertex)
@@ -311,6 +325,22 @@ class Executor:
         state.config, state.dirty = image.config, False
         vertex.done()
         return image
+
+    def _prewarm_network(self, state: _StageState) -> None:
+        """When a RUN step with a network is to run after this one, attach its network now, on
+        a thread, while the steps before it run (build/run_step.py: prewarm)."""
+        upcoming = next((c for c in state.commands[state.position + 1:] if isinstance(c, Run)),
+                        None)  # fmt: skip
+        if upcoming is None:
+            return
+        try:
+            mode = network_mode(upcoming.network or self.opts.network)
+        except DockyardError:
+            return  # the step itself reports it
+        if mode == "default":
+            from dockyard.build import run_step
+
+            run_step.prewarm(self.store, mode)
 
     def _fail(self, vertex: Vertex, command: Command, exc: DockyardError) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -384,6 +414,8 @@ class Executor:
                 self.store, layer.rootfs, workdir, command.mounts, context=self.context,
                 images=images, secrets=self.opts.secrets,
             ) as prepared:  # fmt: skip
+                import dataclasses
+
                 req = dataclasses.replace(request, env=[*request.env, *prepared.env],
                                           mounts=prepared.mounts)  # fmt: skip
                 layer.prunable = run_step.run(self.store, layer.rootfs, req, vertex.log,
@@ -430,9 +462,7 @@ class Executor:
             return self._layer_step(state, step, label, config, created_by, work,
                                     sources=sources, extra={"dest": dest})  # fmt: skip
         finally:
-            import shutil
-
-            shutil.rmtree(work_dir, ignore_errors=True)
+            rmtree(work_dir)
 
     def _copy_from(self, state: _StageState, command: Copy) -> StoredImage | None:
         return self._from_image(state, command.from_, command) if command.from_ else None

@@ -7,15 +7,14 @@ which becomes the committed snapshot, is made durable by fsyncing just its own f
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.errors import DockyardError
 from dockyard.image import StoredImage
+from dockyard.store.snapshots import rmtree
 
 if TYPE_CHECKING:
     from dockyard.store import Store
@@ -68,6 +67,29 @@ def sync_tree(root: Path) -> None:
             os.close(fd)
 
 
+def _sync_in_background(root: Path) -> Callable[[], None]:
+    """Start `sync_tree(root)` on a thread; the returned call waits for it (raising its error)."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def sync() -> None:
+        try:
+            sync_tree(root)
+        except BaseException as exc:  # re-raised by wait(), in the committing thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=sync, name="layer-sync")
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    return wait
+
+
 def _syncfs(path: Path) -> None:
     import ctypes
 
@@ -103,7 +125,7 @@ def writable_layer(store: Store, parent: StoredImage) -> Iterator[LayerWork]:
     """Mount a new snapshot on `parent`; on success commit it, on failure drop it."""
     snapshots = store.snapshots
     chain = parent_chain(store, parent)
-    key = "build-" + secrets.token_hex(12)
+    key = "build-" + os.urandom(12).hex()
     active = snapshots.prepare(key, chain)
     target = store.tmpdir("build-mnt-")
     mounted = False
@@ -117,16 +139,23 @@ def writable_layer(store: Store, parent: StoredImage) -> Iterator[LayerWork]:
         snapshots.unmount(target)
         mounted = False
         if overlay and active.work is not None:  # the volatile mount's marker, so that the
-            shutil.rmtree(active.work / "work" / "incompat", ignore_errors=True)  # work dir
+            rmtree(active.work / "work" / "incompat")  # work dir
             # is an empty one again when the snapshot's commit removes it
         if overlay and work.prunable:
             prune_copied_up(active.upper, work.prunable)
         if overlay and not any(os.scandir(active.upper)):
             work.result = None
         else:
-            if overlay:
-                sync_tree(active.upper)  # what unmounting a non-volatile overlay would do
-            blob = snapshots.commit(key)
+            # what unmounting a non-volatile overlay would do, on a thread while the layer
+            # blob is written; the snapshot is recorded as committed only once it is done
+            synced = _sync_in_background(active.upper) if overlay else None
+            try:
+                blob = snapshots.commit(key, before_publish=synced)
+            except BaseException:
+                if synced is not None:
+                    with suppress(Exception):  # the commit's own error is the one to report
+                        synced()  # (never leave the thread working on a removed snapshot)
+                raise
             committed = True
             work.result = (blob.digest, blob.size)
     finally:

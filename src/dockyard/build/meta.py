@@ -3,10 +3,6 @@ strings, written exactly as BuildKit's dockerfile frontend writes them (Go's %q 
 
 from __future__ import annotations
 
-import signal as _signal
-import unicodedata
-from dataclasses import dataclass
-
 from dockyard.dockerfile.commands import (
     Cmd,
     Command,
@@ -26,6 +22,7 @@ from dockyard.dockerfile.commands import (
 from dockyard.errors import InvalidArgument
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.container_config import HealthConfig
+from dockyard.store.records import Record
 
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 DEFAULT_SHELL = ("/bin/sh", "-c")
@@ -43,7 +40,7 @@ def go_quote(text: str) -> str:
     for ch in text:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ch == " " or (ch.isprintable() and unicodedata.category(ch)[0] != "Z"):
+        elif ch == " " or (ch.isprintable() and (ch < "\x80" or _category(ch)[0] != "Z")):
             out.append(ch)
         elif ord(ch) < 0x80:
             out.append(f"\\x{ord(ch):02x}")
@@ -112,12 +109,20 @@ def expose_ports(specs: list[str]) -> list[str]:
     return sorted(ports)
 
 
+def _category(ch: str) -> str:
+    import unicodedata  # (only for a non-ASCII character)
+
+    return str(unicodedata.category(ch))
+
+
 def check_signal(value: str) -> None:
     """signal.ParseSignal: a number or a name with or without SIG."""
     if value.isdigit():
         return
     name = value.upper()
     name = name if name.startswith("SIG") else "SIG" + name
+    import signal as _signal  # (only a STOPSIGNAL needs it)
+
     if not hasattr(_signal.Signals, name) and not name.startswith("SIGRTM"):
         raise InvalidArgument(f"Invalid signal: {value}", hint="use a name like SIGTERM or a number")
 
@@ -142,11 +147,13 @@ def normalize_workdir(current: str, requested: str) -> str:
     return "/" if cleaned in ("//", ".") else cleaned
 
 
-@dataclass
-class StageFlags:
+class StageFlags(Record):
     """What earlier commands of this stage set (ENTRYPOINT clears an inherited CMD only)."""
 
-    cmd_set: bool = False
+    _fields = ("cmd_set",)
+
+    def __init__(self, cmd_set: bool = False) -> None:
+        self.cmd_set = cmd_set
 
 
 def apply_meta(config: ImageConfig, command: Command, flags: StageFlags) -> tuple[ImageConfig, str | None]:

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from dockyard.dockerfile.ast import Warning
 from dockyard.dockerfile.commands import Add, Command, Copy, Run, Workdir
 from dockyard.dockerfile.expand import GlobalScope, expand_from, global_scope
 from dockyard.dockerfile.stages import Dockerfile, Stage, stages_needed
 from dockyard.errors import InvalidArgument
+from dockyard.store.records import Record
 
 LAYER_KINDS = (Add, Copy, Run, Workdir)
 
 
-@dataclass
-class StagePlan:
+class StagePlan(Record):
     """One stage to build: where it starts (image ref, `scratch` or an earlier stage)."""
 
-    stage: Stage
-    base: str  # expanded FROM value
-    base_stage: int | None  # index of the stage it builds on, if any
-    display_name: str  # "builder", "stage-1", or "" for a single-stage build
-    total: int = 0  # numbered steps ([i/total]) of this stage
-    index: int = 0  # the last number handed out
+    _fields = ("stage", "base", "base_stage", "display_name", "total", "index")
+
+    def __init__(self, stage: Stage, base: str, base_stage: int | None, display_name: str,
+                 total: int = 0, index: int = 0) -> None:  # fmt: skip
+        self.stage = stage
+        self.base = base  # expanded FROM value
+        self.base_stage = base_stage  # index of the stage it builds on, if any
+        self.display_name = display_name  # "builder", "stage-1", or "" for a single-stage build
+        self.total = total  # numbered steps ([i/total]) of this stage
+        self.index = index  # the last number handed out
 
     @property
     def scratch(self) -> bool:
@@ -36,11 +38,14 @@ class StagePlan:
         return f"[{name}{self.index:>{width}}/{self.total}] {text}"
 
 
-@dataclass
-class Plan:
-    stages: list[StagePlan]  # in build order; the last one is the target
-    scope: GlobalScope
-    warnings: list[Warning] = field(default_factory=list)
+class Plan(Record):
+    _fields = ("stages", "scope", "warnings")
+
+    def __init__(self, stages: list[StagePlan], scope: GlobalScope,
+                 warnings: list[Warning] | None = None) -> None:  # fmt: skip
+        self.stages = stages  # in build order; the last one is the target
+        self.scope = scope
+        self.warnings: list[Warning] = warnings if warnings is not None else []
 
     @property
     def target(self) -> StagePlan:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-import threading
 import time
+from _thread import allocate_lock  # (threading itself is not needed on a no-change build)
 from typing import TextIO
 
 MODES = ("auto", "plain", "tty", "quiet")
@@ -66,7 +66,7 @@ class Progress:
         self.mode = mode
         self.count = 0
         self.started = time.monotonic()
-        self.lock = threading.Lock()
+        self.lock = allocate_lock()
         self.steps: list[tuple[str, str, float]] = []
 
     def _write(self, text: str) -> None:

@@ -17,19 +17,23 @@ This module is imported on every build: it stays light (no Dockerfile parser, no
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.store.db import register_schema
 
+try:  # the builtin module: no OpenSSL to load for hashing a few hundred bytes
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - an interpreter without it (3.12 calls it _sha2)
+    from hashlib import sha256
+
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from dockyard.build.options import BuildOptions
     from dockyard.build.progress import Progress
     from dockyard.store import Store
@@ -52,23 +56,40 @@ register_schema(
 )
 
 
-@dataclass
 class Signature:
     """A context's stat signature; `racy` when an entry changed too recently to trust it."""
 
-    digest: str
-    racy: bool
-    entries: int
+    def __init__(self, digest: str, racy: bool, entries: int) -> None:
+        self.digest = digest
+        self.racy = racy
+        self.entries = entries
 
 
-@dataclass
 class Record:
-    signature: str
-    image_id: str
-    manifest_digest: str
-    externals: dict[str, list[str]] = field(default_factory=dict)  # see externals_of()
-    steps: list[str] = field(default_factory=list)  # progress lines, in order
-    skipped: list[str] = field(default_factory=list)  # context paths .dockerignore leaves out
+    """What a replay needs of a finished build (plain classes here: no `dataclasses` import
+    on the no-change path)."""
+
+    def __init__(
+        self, signature: str, image_id: str, manifest_digest: str,
+        externals: dict[str, list[str]] | None = None, steps: list[str] | None = None,
+        skipped: list[str] | None = None,
+    ) -> None:  # fmt: skip
+        self.signature = signature
+        self.image_id = image_id
+        self.manifest_digest = manifest_digest
+        self.externals: dict[str, list[str]] = externals or {}  # see externals_of()
+        self.steps: list[str] = steps or []  # progress lines, in order
+        self.skipped: list[str] = skipped or []  # context paths .dockerignore leaves out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Record({self.__dict__!r})"
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -108,8 +129,8 @@ def request_key(context_dir: Path, dockerfile: Path | None, dockerfile_text: str
     doc = {
         "format": FORMAT,
         "root": str(root),
-        "dockerfile": [df_path, hashlib.sha256(df_bytes).hexdigest()],
-        "ignore": [hashlib.sha256(d).hexdigest() if d is not None else None
+        "dockerfile": [df_path, sha256(df_bytes).hexdigest()],
+        "ignore": [sha256(d).hexdigest() if d is not None else None
                    for d in map(_read, ignores)],  # fmt: skip
         "build_args": sorted(options.build_args.items()),
         "target": options.target,
@@ -117,13 +138,13 @@ def request_key(context_dir: Path, dockerfile: Path | None, dockerfile_text: str
         "network": options.network,
         "platform": options.platform,
     }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest(), root
+    return sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest(), root
 
 
 def signature(root: Path, skip: Callable[[str, bool], bool]) -> Signature | None:
     """Stat every entry below `root` (not those `skip(relpath, is_dir)` leaves out); None when
     the context is too large or unreadable (then nothing is recorded or replayed)."""
-    digest = hashlib.sha256()
+    digest = sha256()
     newest = 0
     count = 0
     started = time.time_ns()

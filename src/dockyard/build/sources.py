@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from dockyard.build.context import BuildContext
 from dockyard.build.copy import CopySource, entries_digest, parents_source
 from dockyard.dockerfile.commands import Add, Copy
 from dockyard.errors import InvalidArgument, Unavailable
+from dockyard.store.records import Record
 
 if TYPE_CHECKING:
     from dockyard.dockerfile.ignore import PatternMatcher
@@ -31,12 +31,15 @@ def expand_heredoc(text: str, env: Mapping[str, str]) -> str:
     return _VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), text)
 
 
-@dataclass
-class Prepared:
+class Prepared(Record):
     """The sources of one COPY/ADD: local ones (copied now) and the digest for the cache key."""
 
-    sources: list[CopySource] = field(default_factory=list)
-    digest_parts: list[str] = field(default_factory=list)
+    _fields = ("sources", "digest_parts")
+
+    def __init__(self, sources: list[CopySource] | None = None,
+                 digest_parts: list[str] | None = None) -> None:  # fmt: skip
+        self.sources: list[CopySource] = sources if sources is not None else []
+        self.digest_parts: list[str] = digest_parts if digest_parts is not None else []
 
     @property
     def digest(self) -> str:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -13,30 +9,41 @@ from dockyard.build.options import BuildOptions
 from dockyard.errors import InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockyard.build.context import BuildContext
     from dockyard.build.progress import Progress
     from dockyard.build.replay import Signature
+    from dockyard.dockerfile.stages import Dockerfile
     from dockyard.store import Store
 
 __all__ = ["BuildOptions", "BuildRequest", "BuildResult", "build", "check_platform"]
 
 
-@dataclass
 class BuildRequest:
-    """Where the context and the Dockerfile come from."""
+    """Where the context and the Dockerfile come from (plain classes here, not dataclasses:
+    see build/options.py)."""
 
-    context_dir: Path | None = None  # a directory
-    context_tar: BinaryIO | None = None  # or a tar stream (`-`)
-    dockerfile: str | None = None  # -f value: a path, or None for <context>/Dockerfile
-    dockerfile_text: str | None = None  # the Dockerfile itself (`-f -`)
-    options: BuildOptions = field(default_factory=BuildOptions)
+    def __init__(
+        self, context_dir: Path | None = None, context_tar: BinaryIO | None = None,
+        dockerfile: str | None = None, dockerfile_text: str | None = None,
+        options: BuildOptions | None = None,
+    ) -> None:  # fmt: skip
+        self.context_dir = context_dir  # a directory
+        self.context_tar = context_tar  # or a tar stream (`-`)
+        self.dockerfile = dockerfile  # -f value: a path, or None for <context>/Dockerfile
+        self.dockerfile_text = dockerfile_text  # the Dockerfile itself (`-f -`)
+        self.options = options if options is not None else BuildOptions()
 
 
-@dataclass
 class BuildResult:
-    image_id: str
-    names: list[str]
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, image_id: str, names: list[str], warnings: list[str] | None = None) -> None:
+        self.image_id = image_id
+        self.names = names
+        self.warnings: list[str] = warnings if warnings is not None else []
+
+    def __repr__(self) -> str:
+        return f"BuildResult(image_id={self.image_id!r}, names={self.names!r})"
 
 
 def check_platform(platform: str | None) -> None:
@@ -93,17 +100,37 @@ def build(store: Store, req: BuildRequest, progress: Progress) -> BuildResult:
             image_id = replay.replay(store, keyed[0], keyed[1], names, progress)
             if image_id is not None:
                 return BuildResult(image_id, names)
-    return _build(store, req, progress, names, keyed)
+    try:
+        result = _build(store, req, progress, names, keyed)
+    except BaseException:
+        _wait_run_teardowns(quiet=True)
+        raise
+    _wait_run_teardowns()
+    return result
+
+
+def _wait_run_teardowns(quiet: bool = False) -> None:
+    """Join what RUN steps undo on a thread after they ran (runc's state, the network, the
+    bundle): all of it is gone when a build returns. `quiet`: the build failed already."""
+    import sys
+
+    run_step = sys.modules.get("dockyard.build.run_step")  # (only if a RUN step ran)
+    if run_step is None:
+        return
+    if not quiet:
+        run_step.wait_teardowns()
+        return
+    try:
+        run_step.wait_teardowns()
+    except Exception:  # the build's own error is the one to report
+        pass
 
 
 def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str],
            keyed: tuple[str, Path] | None) -> BuildResult:  # fmt: skip
-    from dockyard.build import replay, stepcache
     from dockyard.build.context import BuildContext
-    from dockyard.build.executor import Executor
     from dockyard.dockerfile.parser import parse
     from dockyard.dockerfile.stages import build_stages
-    from dockyard.image import mutate
 
     opts = req.options
     tmp: Path | None = None
@@ -123,6 +150,12 @@ def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str]
         result = parse(text, name)
         dockerfile = build_stages(result)
         vertex.done()
+        if opts.no_cache:  # every RUN step will run: attach the first one's network meanwhile
+            _prewarm_run_network(store, dockerfile, opts)
+        from dockyard.build import replay, stepcache  # (after the prewarm: ~60 ms of imports)
+        from dockyard.build.executor import Executor
+        from dockyard.image import mutate
+
         warnings = [f"{w.short or 'Warning'}: {w.message} (line {w.line})" for w in result.warnings]
         with store.lease():
             executor = Executor(store, context, dockerfile, text.splitlines(), opts, progress,
@@ -144,7 +177,31 @@ def _build(store: Store, req: BuildRequest, progress: Progress, names: list[str]
         return BuildResult(stored.id, names, warnings)
     finally:
         if tmp is not None:
+            import shutil
+
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prewarm_run_network(store: Store, dockerfile: Dockerfile, opts: BuildOptions) -> None:
+    """Start attaching a RUN step's network (build/run_step.py: prewarm) while the executor
+    is imported and the steps before it run; undone at the end if no step takes it."""
+    from dockyard.build.options import network_mode
+    from dockyard.dockerfile.commands import Run
+    from dockyard.errors import DockyardError
+
+    for stage in dockerfile.stages:
+        for command in stage.commands:
+            if not isinstance(command, Run):
+                continue
+            try:
+                mode = network_mode(command.network or opts.network)
+            except DockyardError:
+                continue  # the step reports it
+            if mode == "default":
+                from dockyard.build import run_step
+
+                run_step.prewarm(store, mode)
+                return
 
 
 def _puller(platform: str | None) -> Callable[[Store, str], None]:
@@ -174,15 +231,9 @@ def _signature(context: BuildContext, skipped: list[str]) -> Signature | None:
     return replay.signature(context.root, skip)
 
 
-_SIMPLE_TAG = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
-
-
 def _check_tag(tag: str) -> str:
-    """The stored name of a tag: a one-part name (`app`, `app:1.0`) is read here, as Docker does
-    (docker.io/library/NAME, tag latest); anything else goes through dockyard.reference."""
-    if _SIMPLE_TAG.fullmatch(tag) and len(tag.partition(":")[0]) <= 255:
-        name, _, version = tag.partition(":")
-        return f"docker.io/library/{name}:{version or 'latest'}"
+    """The stored name of a tag: a one-part name (`app`, `app:1.0`) is read without
+    dockyard.reference, as Docker does (docker.io/library/NAME, tag latest)."""
     from dockyard.store.images import normalize_name
 
     try:

@@ -11,13 +11,25 @@ import errno
 import hashlib
 import os
 import stat
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from dockyard.image import tarheader as th
-from dockyard.image.tarsafe import ApplyResult, apply_tar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from dockyard.image.tarsafe import ApplyResult
+
+def __getattr__(name: str) -> object:
+    """`ApplyResult` stays importable from here; tarsafe is loaded only when asked for."""
+    if name == "ApplyResult":
+        from dockyard.image.tarsafe import ApplyResult
+
+        return ApplyResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["DiffResult", "ApplyResult", "write_diff", "apply_layer", "WHITEOUT_PREFIX", "OPAQUE"]
 
@@ -55,10 +67,11 @@ class _HashingOut:
     must leave a written buffer unchanged until its next `write` (or `result`) returns.
     """
 
-    def __init__(self, out: Sink, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, out: Sink, pool: ThreadPoolExecutor | None = None) -> None:
         self._out = out
         self._hash = hashlib.sha256()
-        self._pool = pool
+        self._pool = pool  # None: made on the first big chunk (a small layer needs no thread)
+        self._own_pool = False
         self._pending: Future[None] | None = None
         self.size = 0
 
@@ -74,12 +87,26 @@ class _HashingOut:
             self._hash.update(data)
             self._out.write(data)
             return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diff-hash")
+            self._own_pool = True
         self._pending = self._pool.submit(self._hash.update, data)
         try:
             self._out.write(data)
         except BaseException:
             self._wait()
             raise
+
+    def close(self) -> None:
+        """Wait for the last hash and stop the helper thread this object started, if any."""
+        try:
+            self._wait()
+        finally:
+            if self._own_pool and self._pool is not None:
+                self._pool.shutdown()
+                self._pool, self._own_pool = None, False
 
     def result(self) -> DiffResult:
         self._wait()
@@ -137,7 +164,7 @@ class _DiffWriter:
         self.upper = upper
         self.out = out
         self.links: dict[tuple[int, int], bytes] = {}
-        self.buffers = (bytearray(COPY_CHUNK), bytearray(COPY_CHUNK))
+        self._buffers: tuple[bytearray, bytearray] | None = None
         self.batch = bytearray()
 
     def finish(self) -> None:
@@ -255,8 +282,11 @@ class _DiffWriter:
             self.flush_batch()
             remaining = size
             turn = 0
+            if self._buffers is None:  # allocated on the first big file only
+                self._buffers = (bytearray(COPY_CHUNK), bytearray(COPY_CHUNK))
+            buffers = self._buffers
             while remaining > 0:
-                view = memoryview(self.buffers[turn])  # the other one may still be hashing
+                view = memoryview(buffers[turn])  # the other one may still be hashing
                 turn ^= 1
                 n = os.readv(fd, [view[: min(remaining, COPY_CHUNK)]])
                 if n == 0:  # the file shrank while we read it: keep the tar well formed
@@ -277,12 +307,14 @@ def write_diff(upper: Path, out: Sink) -> DiffResult:
     Hard links inside the layer become tar hard links; sockets are skipped; xattrs are
     kept except overlay's own (`trusted.overlay.*`, `user.overlay.*`).
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diff-hash") as pool:
-        hashing = _HashingOut(out, pool)
+    hashing = _HashingOut(out)  # its hashing thread is started for big files only
+    try:
         writer = _DiffWriter(os.fsencode(upper), hashing)
         writer.walk(b"")
         writer.finish()
         return hashing.result()
+    finally:
+        hashing.close()
 
 
 def apply_layer(tar: BinaryIO, target: Path, *, overlay: bool = False) -> ApplyResult:
@@ -294,4 +326,6 @@ def apply_layer(tar: BinaryIO, target: Path, *, overlay: bool = False) -> ApplyR
     Returns the diff ID (sha256 of the uncompressed tar) and sizes; a malformed, truncated
     or hostile tar raises InvalidArgument and may leave `target` half written.
     """
+    from dockyard.image.tarsafe import apply_tar  # (not needed to write a layer)
+
     return apply_tar(tar, target, overlay=overlay)

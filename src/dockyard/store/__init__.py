@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -52,7 +50,7 @@ def _check_root(root: Path) -> None:
         _check_marker(marker)
         return
     try:
-        os.write(fd, json.dumps({"version": STORE_VERSION}).encode() + b"\n")
+        os.write(fd, b'{"version": %d}\n' % STORE_VERSION)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -62,6 +60,8 @@ def _check_marker(marker: Path) -> None:
     text = marker.read_text(errors="replace").strip()
     if not text:
         return  # another process is writing it right now
+    import json
+
     try:
         version = int(json.loads(text).get("version", 0))
     except (ValueError, AttributeError, TypeError) as exc:
@@ -97,7 +97,9 @@ class Store:
 
     def tmpdir(self, prefix: str = "tmp-") -> Path:
         """A fresh directory under <root>/tmp/ (same filesystem as the blobs)."""
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.root / "tmp"))
+        from dockyard.store.content import temp_dir
+
+        return temp_dir(self.root / "tmp", prefix)
 
     def image(self, ref_or_id: str) -> StoredImage:
         """Resolve a name, digest reference or (short) ID and load the image."""

@@ -17,9 +17,13 @@ _VERSIONS_DDL = "CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY K
 
 
 def _digest(ddl: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(ddl.encode()).hexdigest()[:16]
+    """sha256 of the DDL; the builtin _sha256 module when present (no OpenSSL to load: this
+    runs on every command's first query)."""
+    try:
+        from _sha256 import sha256
+    except ImportError:  # an interpreter without it (3.12 renamed it _sha2)
+        from hashlib import sha256
+    return sha256(ddl.encode()).hexdigest()[:16]
 
 
 def register_schema(name: str, ddl: str) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import builtins
-import re
 import sqlite3
 import time
-from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.store.content import check_digest
 from dockyard.store.db import Database, register_schema
+from dockyard.store.records import FrozenRecord
 
 register_schema(
     "images",
@@ -39,40 +38,89 @@ register_schema(
     """,
 )
 
-_HEX_PREFIX = re.compile(r"^[a-f0-9]{1,64}$")
+_HEX = frozenset("0123456789abcdef")
 
 
-@dataclass(frozen=True)
-class ImageRecord:
-    """One stored image: its ID (config digest), the manifest a lookup chose, and its names."""
+def _hex_prefix(text: str) -> bool:
+    """1 to 64 lowercase hex digits."""
+    return 0 < len(text) <= 64 and _HEX.issuperset(text)
 
+
+class ImageRecord(FrozenRecord):
+    """One stored image: its ID (config digest), the manifest a lookup chose, and its names.
+
+    A plain record, not a dataclass: this module is on the path of every command (a no-change
+    build included), and `dataclasses` costs ~10 ms to import on these machines."""
+
+    _fields = ("id", "manifest_digest", "names", "created", "repo_digests", "parent")
     id: str
     manifest_digest: str
-    names: list[str] = field(default_factory=list)
-    created: float = 0.0
-    repo_digests: list[str] = field(default_factory=list)
-    parent: str | None = None
+    names: list[str]
+    created: float
+    repo_digests: list[str]
+    parent: str | None
+
+    def __init__(self, id: str, manifest_digest: str, names: list[str] | None = None,
+                 created: float = 0.0, repo_digests: list[str] | None = None,
+                 parent: str | None = None) -> None:  # fmt: skip
+        self._set(id=id, manifest_digest=manifest_digest,
+                  names=names if names is not None else [], created=created,
+                  repo_digests=repo_digests if repo_digests is not None else [], parent=parent)
 
     @property
     def short_id(self) -> str:
         return self.id.split(":", 1)[1][:12]
 
 
-@dataclass(frozen=True)
 class ParsedRef:
     """A user reference split the way the index needs it (normalized, docker.io/library/...)."""
 
-    repository: str
-    tag: str | None
-    digest: str | None
+    __slots__ = ("repository", "tag", "digest")
+
+    def __init__(self, repository: str, tag: str | None, digest: str | None) -> None:
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ParsedRef):
+            return NotImplemented
+        return (self.repository, self.tag, self.digest) == (other.repository, other.tag,
+                                                            other.digest)  # fmt: skip
+
+    def __hash__(self) -> int:
+        return hash((self.repository, self.tag, self.digest))
+
+    def __repr__(self) -> str:
+        return f"ParsedRef({self.repository!r}, {self.tag!r}, {self.digest!r})"
 
     @property
     def tagged(self) -> str | None:
         return f"{self.repository}:{self.tag}" if self.tag is not None else None
 
 
+# `NAME[:TAG]` or `docker.io/library/NAME[:TAG]`, NAME one path component: the common case,
+# read here without dockyard.reference (its import and regexes cost ~4 ms per command).
+_SIMPLE_REF = (r"(?:docker\.io/library/)?([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)"
+               r"(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?")  # fmt: skip
+
+
+def simple_ref(ref: str) -> ParsedRef | None:
+    """`ref` normalized as Docker does when it has the simple form above, else None (then
+    dockyard.reference decides)."""
+    import re  # (re caches the compiled pattern)
+
+    match = re.fullmatch(_SIMPLE_REF, ref)
+    if match is None or len(match.group(1)) > 200:
+        return None
+    return ParsedRef("docker.io/library/" + match.group(1), match.group(2) or "latest", None)
+
+
 def parse_ref(ref: str) -> ParsedRef:
     """Normalize `ref` with dockyard.reference (docker's rules); InvalidArgument if invalid."""
+    simple = simple_ref(ref)
+    if simple is not None:
+        return simple
     from dockyard import reference
 
     parsed = reference.parse_reference(ref, default_tag=False)
@@ -238,19 +286,19 @@ class ImageIndex:
             raise InvalidArgument("empty image reference", hint="give an image name or ID")
         if ref.startswith("sha256:"):
             return self._by_id(check_digest(ref), ref)
-        if len(ref) == 64 and _HEX_PREFIX.match(ref):
+        if len(ref) == 64 and _hex_prefix(ref):
             return self._by_id("sha256:" + ref, ref)
         try:
             parsed: ParsedRef | None = parse_ref(ref)
         except InvalidArgument:
-            if not _HEX_PREFIX.match(ref):
+            if not _hex_prefix(ref):
                 raise
             parsed = None
         if parsed is not None:
             found = self._by_name(parsed)
             if found is not None:
                 return found
-        if _HEX_PREFIX.match(ref):
+        if _hex_prefix(ref):
             return self._by_prefix(ref)
         raise NotFound(f"No such image: {_shown(parsed) if parsed else ref}")
 

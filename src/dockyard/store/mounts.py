@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import subprocess
 from pathlib import Path
 
 from dockyard.errors import Unavailable
@@ -115,6 +114,8 @@ def mount_overlay(
             f"too many layers to mount on {target} ({len(lowers)})",
             hint="squash the image to fewer layers",
         )
+    import subprocess  # (only for a mount too long for mount(2): not on every command's path)
+
     proc = subprocess.run(
         ["mount", "-t", "overlay", "overlay", "-o", relative, str(target)],
         cwd=base,
@@ -192,4 +193,6 @@ def overlay_works(scratch: Path) -> bool:
         unmount(dirs["merged"])
         return True
     finally:
+        import subprocess
+
         subprocess.run(["rm", "-rf", "--one-file-system", str(scratch)], check=False)

@@ -13,19 +13,18 @@ import hashlib
 import os
 import sqlite3
 import stat
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.store import mounts, unpack
+from dockyard.store.content import temp_dir
 from dockyard.store.db import register_schema
 from dockyard.store.locking import file_lock, try_lock_fd
+from dockyard.store.records import FrozenRecord
 
 if TYPE_CHECKING:
     from dockyard.image import StoredImage
@@ -63,40 +62,50 @@ def chain_id(parent: str | None, diff_id: str) -> str:
     return "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class LayerBlob:
+class LayerBlob(FrozenRecord):
     """A committed layer in the content store: uncompressed tar, digest == diff ID."""
 
+    _fields = ("digest", "size", "media_type")
     digest: str
     size: int
-    media_type: str = OCI_LAYER
+    media_type: str
+
+    def __init__(self, digest: str, size: int, media_type: str = OCI_LAYER) -> None:
+        self._set(digest=digest, size=size, media_type=media_type)
 
     @property
     def diff_id(self) -> str:
         return self.digest
 
 
-@dataclass(frozen=True)
-class Active:
+class Active(FrozenRecord):
     """A writable snapshot: `upper` takes the writes; `lowers` (top-most first) are read-only.
 
     With the copy driver `upper` holds the whole tree, `work` is None and `lowers` is empty.
     """
 
+    _fields = ("key", "parent", "upper", "work", "lowers")
     key: str
     parent: str | None
     upper: Path
     work: Path | None
     lowers: list[Path]
 
+    def __init__(self, key: str, parent: str | None, upper: Path, work: Path | None,
+                 lowers: list[Path]) -> None:  # fmt: skip
+        self._set(key=key, parent=parent, upper=upper, work=work, lowers=lowers)
 
-@dataclass(frozen=True)
-class SnapshotInfo:
+
+class SnapshotInfo(FrozenRecord):
+    _fields = ("key", "kind", "parent", "size", "path")
     key: str
     kind: str
     parent: str | None
     size: int
     path: Path
+
+    def __init__(self, key: str, kind: str, parent: str | None, size: int, path: Path) -> None:
+        self._set(key=key, kind=kind, parent=parent, size=size, path=path)
 
 
 class Snapshots:
@@ -130,7 +139,7 @@ class Snapshots:
                 hint="unset DOCKYARD_SNAPSHOTTER or use another --root",
             )
         if wanted is None:
-            probe = Path(tempfile.mkdtemp(prefix="probe-", dir=self.dir))
+            probe = temp_dir(self.dir, "probe-")
             wanted = "overlay" if mounts.overlay_works(probe) else "copy"
         with self.db.transaction() as conn:
             conn.execute(
@@ -223,7 +232,7 @@ class Snapshots:
 
     def tmp_dir(self, prefix: str, key: str) -> Path:
         tag = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return Path(tempfile.mkdtemp(prefix=f"{prefix}{tag}-", dir=self.dir))
+        return temp_dir(self.dir, f"{prefix}{tag}-")
 
     def seed(self, fs: Path, parent: str | None) -> None:
         """An empty layer dir (overlay), or a copy of the parent's whole tree (copy driver)."""
@@ -323,8 +332,12 @@ class Snapshots:
                     f"snapshot {row['key']} is still mounted", hint="unmount it first"
                 )
 
-    def commit(self, key: str) -> LayerBlob:
+    def commit(self, key: str, *, before_publish: Callable[[], None] | None = None) -> LayerBlob:
         """Write active snapshot `key`'s changes as a layer blob; the snapshot becomes that layer.
+
+        `before_publish`, if given, runs after the blob is written and before the snapshot is
+        recorded as committed (the build waits there for its upper dir to be on disk, synced
+        while the blob was written).
 
         The upper directory itself becomes the committed snapshot of the new chain ID
         (no second unpack); if that chain is already unpacked the active one is dropped.
@@ -348,6 +361,8 @@ class Snapshots:
                 lower = self.path(parent) if parent is not None else None
                 since = (self.dir / str(row["id"]) / "prepared").stat().st_ctime_ns
                 result = self._write_blob(lambda out: write_tree_diff(lower, upper, out, since))
+            if before_publish is not None:
+                before_publish()
             digest = result.digest
             chain = chain_id(parent, digest)
             with file_lock(self.lock_path(chain)):
@@ -469,6 +484,8 @@ def _remove_work(work: Path) -> None:
 
 def _copy_tree(source: Path, dest: Path) -> None:
     """Copy a whole tree keeping owners, modes, times, xattrs, hard links (cp -a)."""
+    import subprocess
+
     proc = subprocess.run(
         ["cp", "-a", "--reflink=auto", "--", str(source), str(dest)],
         capture_output=True,
