@@ -13,7 +13,7 @@ import pytest
 
 from helpers.busybox import make_rootfs_tar
 
-DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
+DOCKYARD = [sys.executable, "-m", "dockyard.cli.entry"]  # what the `dockyard` executable runs
 
 
 class Dockyard:

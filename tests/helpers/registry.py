@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent.parent
-DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
+DOCKYARD = [sys.executable, "-m", "dockyard.cli.entry"]  # what the `dockyard` executable runs
 
 
 def registry_env(tmp_path: Path) -> dict[str, str]:

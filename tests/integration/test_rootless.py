@@ -94,7 +94,7 @@ def dockyard_as(user: str) -> Iterator[tuple[Path, Runner]]:
            "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"PYTHONPATH={SRC}:{SITE}"]  # fmt: skip
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return _run_as(user, [*env, python, "-m", "dockyard.cli.main", *args], cwd=home)
+        return _run_as(user, [*env, python, "-m", "dockyard.cli.entry", *args], cwd=home)
 
     try:
         yield home, run

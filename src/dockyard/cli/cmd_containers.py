@@ -10,18 +10,11 @@ from typing import Any
 import click
 
 from dockyard.cli import run_command
-from dockyard.cli.optspec import FLAG, MULTI
+from dockyard.cli.clicktools import options
 from dockyard.cli.run_command import RUN_OPTS
 from dockyard.errors import DockyardError, InvalidArgument
 
-
-def run_flags(f: Any) -> Any:
-    """The click options of `run` and `create`, from run_command.RUN_OPTS (the one table)."""
-    for o in reversed(RUN_OPTS):
-        kind: dict[str, Any] = {"is_flag": True} if o.kind == FLAG else (
-            {"multiple": True} if o.kind == MULTI else {"default": None, "type": o.type})
-        f = click.option(*o.names, o.dest, help=o.help, **kind)(f)
-    return f
+run_flags = options(RUN_OPTS)  # the options of `run` and `create` (the fast entry reads the same)
 
 
 def engine(obj: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from dockyard.cli.clicktools import image_group
 from dockyard.cli.formatting import (
     ellipsis,
     format_rows,
@@ -29,19 +30,6 @@ from dockyard.store import Store
 
 def _store(ctx: click.Context) -> Store:
     return Store(ctx.find_root().obj.root)
-
-
-def image_group(root: click.Group) -> click.Group:
-    """The `image` subcommand group, created once; other areas add `image save` etc. to it."""
-    existing = root.commands.get("image")
-    if isinstance(existing, click.Group):
-        return existing
-
-    @root.group("image")
-    def image() -> None:
-        """Manage images."""
-
-    return image
 
 
 def _show_rows(rows: list[dict[str, Any]], headers: dict[str, str], cols: list[str],

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from dockyard.cli import registry_command
+from dockyard.cli.clicktools import options
 from dockyard.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from dockyard.transports.registry.client import RegistryOptions
-    from dockyard.transports.registry.progress import Progress
 
 
 def _store_root(ctx: click.Context) -> Path:
@@ -61,12 +62,6 @@ def _options(insecure: tuple[str, ...]) -> RegistryOptions:
     return load_options(insecure)
 
 
-def _progress(quiet: bool) -> Progress:
-    from dockyard.transports.registry.progress import Progress
-
-    return Progress(sys.stdout, quiet=quiet)
-
-
 @click.command("login")
 @click.argument("server", required=False)
 @click.option("-u", "--username", default=None, help="Username.")
@@ -111,43 +106,20 @@ def logout_cmd(server: str | None) -> None:
 
 @click.command("pull")
 @click.argument("ref")
-@click.option("-a", "--all-tags", is_flag=True, help="Download all tagged images.")
-@click.option("--platform", default=None, help="Platform os/arch[/variant] (default: host).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the image reference.")
-@click.option("--insecure-registry", "insecure", multiple=True,
-              help="Allow plain HTTP / unverified TLS for this registry (repeatable).")
+@options(registry_command.PULL_OPTS)
 @click.pass_context
-def pull_cmd(ctx: click.Context, ref: str, all_tags: bool, platform: str | None, quiet: bool,
-             insecure: tuple[str, ...]) -> None:
+def pull_cmd(ctx: click.Context, ref: str, **kw: Any) -> None:
     """Download an image from a registry."""
-    from dockyard.engine import registry as engine
-    from dockyard.store import Store
-
-    with Store(_store_root(ctx)) as store:
-        result = engine.pull(store, ref, platform=platform, all_tags=all_tags,
-                             options=_options(insecure), progress=_progress(quiet))
-    for line in result.lines:
-        click.echo(line)
+    registry_command.pull(_store_root(ctx), ref, kw)
 
 
 @click.command("push")
 @click.argument("ref")
-@click.option("-a", "--all-tags", is_flag=True, help="Push all tags of the repository.")
-@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
-@click.option("--insecure-registry", "insecure", multiple=True,
-              help="Allow plain HTTP / unverified TLS for this registry (repeatable).")
-@click.option("--chunk-size", type=int, default=None, hidden=True,
-              help="Upload layers in chunks of this many bytes.")
+@options(registry_command.PUSH_OPTS, hidden=("chunk_size",))
 @click.pass_context
-def push_cmd(ctx: click.Context, ref: str, all_tags: bool, quiet: bool,
-             insecure: tuple[str, ...], chunk_size: int | None) -> None:
+def push_cmd(ctx: click.Context, ref: str, **kw: Any) -> None:
     """Upload an image to a registry."""
-    from dockyard.engine import registry as engine
-    from dockyard.store import Store
-
-    with Store(_store_root(ctx)) as store:
-        engine.push(store, ref, all_tags=all_tags, options=_options(insecure),
-                    progress=_progress(quiet), chunk_size=chunk_size)
+    registry_command.push(_store_root(ctx), ref, kw)
 
 
 def register(group: click.Group) -> None:

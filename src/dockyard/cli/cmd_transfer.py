@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, cast
 
 import click
 
-from dockyard.cli.cmd_images import image_group
+from dockyard.cli.clicktools import image_group
 from dockyard.engine import transfer
 from dockyard.errors import InvalidArgument
 from dockyard.store import Store

@@ -1,10 +1,12 @@
-"""The `dockyard` executable: a `run` or `build` it can parse goes to the engine, the rest to click.
+"""The `dockyard` executable: run, build, pull and push it can parse go to the engine, the rest to click.
 
 Importing click and building the command tree costs 30-40 ms on these machines, a third of a
 short `dockyard run --rm IMAGE true` or of a no-change rebuild. So the entry first tries the
-few global options and a `run` or `build` (also `container run`, `image build`) with options from
-cli/run_command.RUN_OPTS or cli/build_command.BUILD_OPTS, parsed by cli/optspec.parse. Whatever it is not sure of (help, version, an unknown option, a bad value,
-any other command) goes to click unchanged, which answers as it always has.
+few global options and a `run`, `build`, `pull` or `push` (also `container run`, `image
+build`) with options from the tables of cli/run_command, cli/build_command and
+cli/registry_command, parsed by cli/optspec.parse. Whatever it is not sure of (help, version,
+an unknown option, a bad value, any other command) goes to click unchanged, which answers as
+it always has.
 """
 
 from __future__ import annotations
@@ -90,9 +92,27 @@ def _build(rest: list[str]) -> tuple[Any, dict[str, Any]] | None:
     return call, kw
 
 
+def _transfer(name: str) -> Any:
+    """`pull REF` or `push REF`: a handler giving the call, or None."""
+
+    def plan(rest: list[str]) -> tuple[Any, dict[str, Any]] | None:
+        from dockyard.cli import optspec, registry_command
+
+        opts = registry_command.PULL_OPTS if name == "pull" else registry_command.PUSH_OPTS
+        got = optspec.parse([*opts, ROOT_OPT], rest, interspersed=True)
+        if got is None or len(got[1]) != 1:
+            return None
+        kw, (ref,) = got
+        fn = registry_command.pull if name == "pull" else registry_command.push
+        return (lambda root, _runtime: fn(root, ref, kw)), kw
+
+    return plan
+
+
 # The commands the fast entry takes, by their words after the global options.
 FAST_COMMANDS = {("run",): _run, ("container", "run"): _run, ("build",): _build,
-                 ("image", "build"): _build}  # fmt: skip
+                 ("image", "build"): _build, ("pull",): _transfer("pull"),
+                 ("push",): _transfer("push")}  # fmt: skip
 
 
 def fast(argv: list[str]) -> int | None:

@@ -125,3 +125,41 @@ def test_fast_build_parser_agrees_with_click_or_defers(args: list[str]) -> None:
         assert slow is None, "the fast path gave up on arguments click accepts"
         return
     assert fast == slow
+
+
+TRANSFER_CASES = [
+    ["localhost:5000/app:1"],
+    ["-q", "img"],
+    ["img", "--all-tags", "--insecure-registry", "localhost:5000"],
+    ["--platform", "linux/arm64", "img"],
+    ["--chunk-size", "1048576", "img"],
+    ["--chunk-size", "big", "img"],
+    ["-aq", "img"],
+    [],
+    ["a", "b"],
+]
+
+
+@pytest.mark.parametrize("name", ["pull", "push"])
+@pytest.mark.parametrize("args", TRANSFER_CASES, ids=[" ".join(c) or "empty" for c in TRANSFER_CASES])
+def test_fast_pull_push_parsers_agree_with_click_or_defer(name: str, args: list[str]) -> None:
+    from dockyard.cli import cmd_registry, registry_command
+
+    opts = registry_command.PULL_OPTS if name == "pull" else registry_command.PUSH_OPTS
+    command = cmd_registry.pull_cmd if name == "pull" else cmd_registry.push_cmd
+    seen: dict[str, Any] = {}
+
+    def callback(ref: str, **kw: Any) -> None:
+        seen.update(kw=kw, positionals=[ref])
+
+    probe = click.Command(name, params=command.params, callback=callback)
+    try:
+        probe.main(args, standalone_mode=False)
+        slow: tuple[dict[str, Any], list[str]] | None = (seen["kw"], seen["positionals"])
+    except click.UsageError:
+        slow = None
+    fast = optspec.parse(opts, args, interspersed=True)
+    if fast is None or len(fast[1]) != 1:
+        assert slow is None, "the fast path gave up on arguments click accepts"
+        return
+    assert fast == slow

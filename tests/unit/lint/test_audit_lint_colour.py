@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
+DOCKYARD = [sys.executable, "-m", "dockyard.cli.entry"]  # what the `dockyard` executable runs
 ESC = b"\x1b["
 
 

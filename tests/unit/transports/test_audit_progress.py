@@ -11,7 +11,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-DOCKYARD = [sys.executable, "-m", "dockyard.cli.main"]
+DOCKYARD = [sys.executable, "-m", "dockyard.cli.entry"]  # what the `dockyard` executable runs
 
 
 def rootfs_tar(path: Path) -> Path:
