@@ -160,9 +160,16 @@ class IngestFile:
         self.digest: str | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._file is None:
+        if self._file is None or self._raw is None:
             raise ValueError("write to a closed ingest file")
-        n = self._file.write(data)
+        view = memoryview(data).cast("B")
+        if view.nbytes >= INGEST_BUFFER:  # a big piece goes straight down: no copy into the buffer
+            self._file.flush()
+            n = view.nbytes
+            while view:
+                view = view[self._raw.write(view) :]
+        else:
+            n = self._file.write(data)
         self.size += n
         return n
 
