@@ -54,6 +54,7 @@ class Database:
         self.path = path
         self._conn: sqlite3.Connection | None = None
         self._applied: dict[str, str] = {}  # schema name -> digest of the DDL run in this db
+        self._tx = threading.RLock()  # the connection is shared by threads: one transaction at a time
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -100,16 +101,20 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+        Threads share the connection (a pull records layers from several), so a transaction
+        holds this Database's lock: another thread's waits instead of failing to BEGIN."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+        with self._tx:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return list(self.conn.execute(sql, params))
