@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dockyard import reference
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
@@ -19,8 +20,10 @@ from dockyard.transports.registry.client import (
     registry_error,
 )
 from dockyard.transports.registry.progress import Progress
-from dockyard.transports.registry.pull import Pulled, list_tags, pull_image
-from dockyard.transports.registry.push import Pushed, push_image
+
+if TYPE_CHECKING:  # each imported where used: a push does not load the pull machinery, nor back
+    from dockyard.transports.registry.pull import Pulled
+    from dockyard.transports.registry.push import Pushed
 
 __all__ = ["PullResult", "login", "logout", "pull", "push", "load_options", "RegistryOptions"]
 
@@ -102,6 +105,8 @@ def pull(store: Store, text: str, *, platform: str | None = None, all_tags: bool
         last: DockyardError | None = None
         for client in clients:
             try:
+                from dockyard.transports.registry.pull import list_tags, pull_image
+
                 refs = [ref.with_tag(t) for t in list_tags(client, ref.path)] if all_tags else [ref]
                 for one in refs:
                     result.pulled.append(pull_image(store, client, one, progress, platform))
@@ -141,6 +146,8 @@ def push(store: Store, text: str, *, all_tags: bool = False,
         raise InvalidArgument(f"cannot push a digest reference ({text})", hint="push NAME:TAG")
     targets = _push_targets(store, ref, all_tags, progress)
     progress.message(f"The push refers to repository [{ref.name}]")
+    from dockyard.transports.registry.push import push_image
+
     out = []
     with RegistryClient(endpoint_host(ref.domain), options) as client:
         for target, image in targets:
