@@ -72,27 +72,16 @@ class ImageRecord(FrozenRecord):
         return self.id.split(":", 1)[1][:12]
 
 
-class ParsedRef:
+class ParsedRef(FrozenRecord):
     """A user reference split the way the index needs it (normalized, docker.io/library/...)."""
 
-    __slots__ = ("repository", "tag", "digest")
+    _fields = ("repository", "tag", "digest")
+    repository: str
+    tag: str | None
+    digest: str | None
 
     def __init__(self, repository: str, tag: str | None, digest: str | None) -> None:
-        self.repository = repository
-        self.tag = tag
-        self.digest = digest
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ParsedRef):
-            return NotImplemented
-        return (self.repository, self.tag, self.digest) == (other.repository, other.tag,
-                                                            other.digest)  # fmt: skip
-
-    def __hash__(self) -> int:
-        return hash((self.repository, self.tag, self.digest))
-
-    def __repr__(self) -> str:
-        return f"ParsedRef({self.repository!r}, {self.tag!r}, {self.digest!r})"
+        self._set(repository=repository, tag=tag, digest=digest)
 
     @property
     def tagged(self) -> str | None:
