@@ -7,18 +7,9 @@ same registry, without compressing anything.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from dockyard.store.db import Database, register_schema
-
-if TYPE_CHECKING:
-    from dockyard.store import Store
-
-# A store's Database is one SQLite connection: two threads of a push or pull must not be
-# inside `transaction()` at once ("cannot start a transaction within a transaction").
-DB_WRITE = threading.Lock()
 
 register_schema(
     "registry_blobs",
@@ -48,18 +39,12 @@ class BlobSource:
 
 
 def record(db: Database, src: BlobSource) -> None:
-    with DB_WRITE, db.transaction() as conn:
+    with db.transaction() as conn:
         conn.execute(
             "INSERT OR REPLACE INTO registry_blob_sources(diff_id, digest, size, media_type,"
             " registry, repository) VALUES (?, ?, ?, ?, ?, ?)",
             (src.diff_id, src.digest, src.size, src.media_type, src.registry, src.repository),
         )
-
-
-def record_variant(store: Store, diff_id: str, compression: str, digest: str, size: int) -> None:
-    """The store's `record_variant`, safe to call from several threads of one push or pull."""
-    with DB_WRITE:
-        store.content.record_variant(diff_id, compression, digest, size)
 
 
 def sources(db: Database, diff_id: str, registry: str) -> list[BlobSource]:
@@ -69,20 +54,14 @@ def sources(db: Database, diff_id: str, registry: str) -> list[BlobSource]:
         (diff_id, registry),
     )
     return [
-        BlobSource(
-            r["diff_id"],
-            r["digest"],
-            int(r["size"]),
-            r["media_type"],
-            r["registry"],
-            r["repository"],
-        )
+        BlobSource(r["diff_id"], r["digest"], int(r["size"]), r["media_type"], r["registry"],
+                   r["repository"])
         for r in rows
     ]
 
 
 def forget(db: Database, digest: str, registry: str, repository: str) -> None:
-    with DB_WRITE, db.transaction() as conn:
+    with db.transaction() as conn:
         conn.execute(
             "DELETE FROM registry_blob_sources WHERE digest = ? AND registry = ? AND repository = ?",
             (digest, registry, repository),

@@ -22,7 +22,6 @@ from dockyard.oci import mediatypes as mt
 from dockyard.oci.descriptor import Descriptor
 from dockyard.store import Store
 from dockyard.store.content import ContentWriter
-from dockyard.transports.registry import blobinfo
 from dockyard.transports.registry.client import RegistryClient, registry_error
 from dockyard.transports.registry.http import TransportError
 from dockyard.transports.registry.progress import Progress
@@ -176,7 +175,7 @@ def download_layer(
         if raw is not None:
             raw.commit()
         if kind in ("gzip", "zstd") and store.content.has(str(desc.digest)):
-            blobinfo.record_variant(store, diff_id, kind, str(desc.digest), desc.size)
+            store.content.record_variant(diff_id, kind, str(desc.digest), desc.size)
     progress.status(key, "Download complete")
 
 

@@ -132,8 +132,7 @@ def _push_layer(
         except upload.StreamFailed:
             progress.status(key, "Retrying")
     if stored is None:
-        with blobinfo.DB_WRITE:  # it records the variant it makes
-            digest, size = store.content.compressed(diff_id, "gzip")
+        digest, size = store.content.compressed(diff_id, "gzip")
         stored = ("gzip", digest, size)
     compression, digest, size = stored
     desc = Descriptor(mt.layer_media_type(compression, docker), Digest(digest), size)

@@ -18,7 +18,6 @@ from urllib.parse import urljoin
 
 from dockyard.store import Store
 from dockyard.store.content import ContentWriter
-from dockyard.transports.registry import blobinfo
 from dockyard.transports.registry.client import RegistryClient, registry_error
 
 READ_CHUNK = 1 << 20
@@ -231,7 +230,7 @@ def upload_compressing(
             raise StreamFailed(str(registry_error(resp, f"uploading {diff_id} to {path}")))
         digest = keep.commit()
         size = keep.size
-    blobinfo.record_variant(store, diff_id, "gzip", digest, size)
+    store.content.record_variant(diff_id, "gzip", digest, size)
     location = urljoin(location, resp.headers.get("location", location))
     resp = client.request(
         "PUT", _with_digest(location, digest), scope=scope, headers={"Content-Length": "0"}
