@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockyard.store import records
 from dockyard.store.db import register_schema
 
 try:  # the builtin module: no OpenSSL to load for hashing a few hundred bytes
@@ -65,9 +66,10 @@ class Signature:
         self.entries = entries
 
 
-class Record:
-    """What a replay needs of a finished build (plain classes here: no `dataclasses` import
-    on the no-change path)."""
+class Record(records.Record):
+    """What a replay needs of a finished build."""
+
+    _fields = ("signature", "image_id", "manifest_digest", "externals", "steps", "skipped")
 
     def __init__(
         self, signature: str, image_id: str, manifest_digest: str,
@@ -80,16 +82,6 @@ class Record:
         self.externals: dict[str, list[str]] = externals or {}  # see externals_of()
         self.steps: list[str] = steps or []  # progress lines, in order
         self.skipped: list[str] = skipped or []  # context paths .dockerignore leaves out
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Record):
-            return NotImplemented
-        return self.__dict__ == other.__dict__
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"Record({self.__dict__!r})"
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
