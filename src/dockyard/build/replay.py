@@ -24,13 +24,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockyard.smallhash import sha256
 from dockyard.store import records
 from dockyard.store.db import register_schema
-
-try:  # the builtin module: no OpenSSL to load for hashing a few hundred bytes
-    from _sha256 import sha256
-except ImportError:  # pragma: no cover - an interpreter without it (3.12 calls it _sha2)
-    from hashlib import sha256
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

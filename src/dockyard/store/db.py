@@ -17,12 +17,9 @@ _VERSIONS_DDL = "CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY K
 
 
 def _digest(ddl: str) -> str:
-    """sha256 of the DDL; the builtin _sha256 module when present (no OpenSSL to load: this
-    runs on every command's first query)."""
-    try:
-        from _sha256 import sha256
-    except ImportError:  # an interpreter without it (3.12 renamed it _sha2)
-        from hashlib import sha256
+    """sha256 of the DDL (without loading OpenSSL: this runs on every command's first query)."""
+    from dockyard.smallhash import sha256
+
     return sha256(ddl.encode()).hexdigest()[:16]
 
 
