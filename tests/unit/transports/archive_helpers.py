@@ -6,8 +6,17 @@ import hashlib
 import io
 import json
 import tarfile
+from dataclasses import dataclass
 
 from dockyard.store import Store
+
+
+@dataclass
+class Stored:
+    """A store and the ID of the image the `stored` fixture put in it."""
+
+    store: Store
+    image_id: str
 
 
 def layer_tar(files: dict[str, bytes]) -> bytes:

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from archive_helpers import layer_tar
+from archive_helpers import Stored, layer_tar
 
 from dockyard.engine.image_import import import_image
 from dockyard.store import Store
-
-
-@dataclass
-class Stored:
-    store: Store
-    image_id: str
 
 
 @pytest.fixture

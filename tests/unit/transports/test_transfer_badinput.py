@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 import pytest
-from archive_helpers import archive, config_for, layer_tar, read_members, sha, store_is_empty
+from archive_helpers import (
+    Stored,
+    archive,
+    config_for,
+    layer_tar,
+    read_members,
+    sha,
+    store_is_empty,
+)
 from click.testing import CliRunner
-from conftest import Stored
 
 from dockyard.cli.main import cli
 from dockyard.engine import transfer

@@ -10,9 +10,8 @@ import threading
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from archive_helpers import read_members, store_is_empty
+from archive_helpers import Stored, read_members, store_is_empty
 from click.testing import CliRunner
-from conftest import Stored
 
 from dockyard.cli.main import cli
 from dockyard.engine import transfer
