@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from functools import cache
 
 from dockyard.errors import InvalidArgument
 from dockyard.oci.digest import Digest, validate_digest
+from dockyard.records import FrozenRecord
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
@@ -14,7 +15,8 @@ OFFICIAL_REPO_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 NAME_TOTAL_LENGTH_MAX = 255
 
-# distribution/reference's grammar (Go regexps are ASCII; \w is [0-9A-Za-z_]).
+# distribution/reference's grammar (Go regexps are ASCII; \w is [0-9A-Za-z_]), compiled on first
+# use: the common plain forms are read by `_plain_parts` below without it.
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|[-]+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
@@ -27,12 +29,28 @@ _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}"
 _NAME = rf"(?:{_DOMAIN_AND_PORT}/)?{_REMOTE_NAME}"
 
-REFERENCE_RE = re.compile(rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?$", re.ASCII)
-ANCHORED_NAME_RE = re.compile(rf"^(?:({_DOMAIN_AND_PORT})/)?({_REMOTE_NAME})$", re.ASCII)
-TAG_RE = re.compile(rf"^{_TAG}$", re.ASCII)
-DIGEST_RE = re.compile(rf"^{_DIGEST}$", re.ASCII)
-IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
-SHORT_ID_RE = re.compile(r"^[a-f0-9]{1,64}$")
+_PATTERNS = {
+    "reference": rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?$",
+    "anchored_name": rf"^(?:({_DOMAIN_AND_PORT})/)?({_REMOTE_NAME})$",
+    "tag": rf"^{_TAG}$",
+    "digest": rf"^{_DIGEST}$",
+    "identifier": r"^[a-f0-9]{64}$",
+    "short_id": r"^[a-f0-9]{1,64}$",
+}
+
+
+@cache
+def grammar(name: str) -> re.Pattern[str]:
+    """The compiled pattern `name` of `_PATTERNS` (each compiled once, when first needed)."""
+    return re.compile(_PATTERNS[name], re.ASCII)
+
+
+# What `_plain_parts` reads by hand: characters of the grammar's own classes.
+_ALNUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_HEX_CHARS = frozenset("0123456789abcdef")
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+_TAG_CHARS = _HOST_CHARS | frozenset("_.")
+_DIGITS = frozenset("0123456789")
 
 _HINT = "a reference looks like [registry[:port]/]repository[:tag][@sha256:<hex>], e.g. ubuntu:22.04"
 
@@ -41,14 +59,16 @@ def _invalid(text: str, reason: str) -> InvalidArgument:
     return InvalidArgument(f"invalid reference format {text!r}: {reason}", hint=_HINT)
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(FrozenRecord):
     """A normalised named reference: domain + path, an optional tag and an optional digest."""
 
-    domain: str
-    path: str
-    tag: str | None = None
-    digest: Digest | None = None
+    def __init__(
+        self, domain: str, path: str, tag: str | None = None, digest: Digest | None = None
+    ) -> None:
+        self.domain = domain
+        self.path = path
+        self.tag = tag
+        self.digest = digest
 
     @property
     def name(self) -> str:
@@ -93,7 +113,7 @@ class Reference:
 
     def with_tag(self, tag: str) -> Reference:
         """The same repository with `tag` (the digest, if any, is kept as Docker's WithTag does)."""
-        if not TAG_RE.match(tag):
+        if not (_is_tag(tag) or grammar("tag").match(tag)):
             raise InvalidArgument(
                 f"invalid tag format {tag!r}",
                 hint="a tag is up to 128 letters, digits, '_', '.' and '-', not starting with . or -",
@@ -147,14 +167,8 @@ def parse(text: str, display: str | None = None) -> Reference:
         raise _invalid(shown, "repository name must have at least one component")
     if len(text) > 4096:
         raise _invalid(shown[:40] + "...", "reference is too long")
-    match = REFERENCE_RE.match(text)
-    if match is None:
-        if text.lower() != text and REFERENCE_RE.match(text.lower()):
-            raise _invalid(shown, "repository name must be lowercase")
-        raise _invalid(shown, _explain(shown))
-    name, tag, digest = match.group(1), match.group(2), match.group(3)
-    name_match = ANCHORED_NAME_RE.match(name)
-    domain, path = (name_match.group(1) or "", name_match.group(2)) if name_match else ("", name)
+    domain, path, tag, digest = _plain_parts(text) or _grammar_parts(text, shown)
+    name = f"{domain}/{path}" if domain else path
     if len(name) > NAME_TOTAL_LENGTH_MAX:  # the whole name, as distribution/reference v0.6
         raise _invalid(
             shown[:40] + "...",
@@ -169,6 +183,78 @@ def parse(text: str, display: str | None = None) -> Reference:
     return Reference(domain, path, tag or None, dgst)
 
 
+def _grammar_parts(text: str, shown: str) -> tuple[str, str, str | None, str | None]:
+    """(domain, path, tag or None, digest or None) of `text` by the full grammar."""
+    match = grammar("reference").match(text)
+    if match is None:
+        if text.lower() != text and grammar("reference").match(text.lower()):
+            raise _invalid(shown, "repository name must be lowercase")
+        raise _invalid(shown, _explain(shown))
+    name, tag, digest = match.group(1), match.group(2), match.group(3)
+    name_match = grammar("anchored_name").match(name)
+    domain, path = (name_match.group(1) or "", name_match.group(2)) if name_match else ("", name)
+    return domain, path, tag or None, digest or None
+
+
+def _plain_parts(text: str) -> tuple[str, str, str | None, str | None] | None:
+    """What `_grammar_parts` gives for `text`, read without regexes, or None when `text` is not
+    one of the plain forms handled here (an IPv6 host, a digest other than sha256 in lowercase
+    hex, or anything the grammar rejects); then the grammar decides. A test compares both."""
+    rest, at, digest = text.partition("@")
+    if at and not (
+        len(digest) == 71 and digest.startswith("sha256:") and _HEX_CHARS.issuperset(digest[7:])
+    ):
+        return None
+    tag = None
+    colon = rest.rfind(":")
+    if colon > rest.rfind("/"):  # a ':' after the last '/' can only start the tag
+        rest, tag = rest[:colon], rest[colon + 1 :]
+        if not _is_tag(tag):
+            return None
+    # The grammar takes the first component as the domain whenever it can be one.
+    first, slash, remote = rest.partition("/")
+    if slash and _is_domain(first) and _is_remote_name(remote):
+        return first, remote, tag, digest or None
+    if _is_remote_name(rest):
+        return "", rest, tag, digest or None
+    return None
+
+
+def _is_tag(tag: str) -> bool:
+    """`tag` matches _TAG (exactly; the regex's `$` would also let a final newline pass)."""
+    return 0 < len(tag) <= 128 and tag[0] not in ".-" and _TAG_CHARS.issuperset(tag)
+
+
+def _is_domain(text: str) -> bool:
+    """`text` matches _DOMAIN_AND_PORT, IPv6 hosts left out (False for them)."""
+    host, colon, port = text.partition(":")
+    if colon and not (port and _DIGITS.issuperset(port)):
+        return False
+    return all(
+        part and part[0] != "-" and part[-1] != "-" and _HOST_CHARS.issuperset(part)
+        for part in host.split(".")
+    )
+
+
+def _is_remote_name(text: str) -> bool:
+    """`text` matches _REMOTE_NAME: path components of lowercase letters and digits, joined
+    within a component by one separator each: '.', '_', '__' or any number of '-'."""
+    for component in text.split("/"):
+        if not component or component[0] not in _ALNUM_CHARS or component[-1] not in _ALNUM_CHARS:
+            return False
+        separator = ""
+        for ch in component:
+            if ch in _ALNUM_CHARS:
+                if separator and separator not in (".", "_", "__") and separator.strip("-"):
+                    return False
+                separator = ""
+            elif ch in "._-":
+                separator += ch
+            else:
+                return False
+    return True
+
+
 def _explain(text: str) -> str:
     """A best-effort reason for text the reference grammar rejects."""
     rest = text
@@ -176,14 +262,14 @@ def _explain(text: str) -> str:
     if at >= 0:
         digest = rest[at + 1 :]
         rest = rest[:at]
-        if not DIGEST_RE.match(digest):
+        if not grammar("digest").match(digest):
             return f"invalid digest {digest!r}" + (
                 f": {validate_digest(digest)}" if validate_digest(digest) else ""
             )
     last = rest.rfind(":")
     if last > rest.rfind("/"):
         tag = rest[last + 1 :]
-        if not TAG_RE.match(tag):
+        if not grammar("tag").match(tag):
             if len(tag) > 128:
                 return "tag must not be more than 128 characters"
             return f"invalid tag {tag!r} (letters, digits, '_', '.', '-'; not starting with . or -)"
@@ -198,6 +284,13 @@ def _explain(text: str) -> str:
     )
 
 
+def _is_identifier(text: str) -> bool:
+    """64 lowercase hex digits: an image ID, never a name (as the "identifier" pattern says)."""
+    if len(text) == 64 and _HEX_CHARS.issuperset(text):
+        return True
+    return len(text) == 65 and bool(grammar("identifier").match(text))  # its `$`: a final newline
+
+
 def parse_reference(text: str, *, default_tag: bool = True) -> Reference:
     """Docker's ParseNormalizedNamed (+ TagNameOnly unless `default_tag=False`).
 
@@ -205,7 +298,7 @@ def parse_reference(text: str, *, default_tag: bool = True) -> Reference:
     """
     if not isinstance(text, str):
         raise InvalidArgument(f"invalid reference {text!r}: not a string")
-    if IDENTIFIER_RE.match(text):
+    if _is_identifier(text):
         raise InvalidArgument(
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings",
             hint="this looks like an image ID, not a name",
@@ -237,7 +330,7 @@ def try_parse_reference(text: str, *, default_tag: bool = True) -> Reference | N
 
 def is_image_id(text: str) -> bool:
     """True for what Docker treats as an image ID, not a name: 64 hex or `sha256:<64 hex>`."""
-    if IDENTIFIER_RE.match(text):
+    if _is_identifier(text):
         return True
     return text.startswith("sha256:") and validate_digest(text) is None
 
@@ -246,12 +339,12 @@ def is_short_id(text: str) -> bool:
     """A (possibly truncated) hex ID; such text may also be a valid name, so try both."""
     if text.startswith("sha256:"):
         text = text[len("sha256:") :]
-    return bool(SHORT_ID_RE.match(text))
+    return bool(grammar("short_id").match(text))
 
 
 def parse_any(text: str) -> Reference | Digest:
     """Docker's ParseAnyReference: an image ID / digest gives a Digest, anything else a Reference."""
-    if IDENTIFIER_RE.match(text):
+    if _is_identifier(text):
         return Digest("sha256:" + text)
     if validate_digest(text) is None:
         return Digest(text)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from dockyard import reference
 from dockyard.errors import InvalidArgument
 from dockyard.oci import Digest
 from dockyard.reference import (
@@ -253,3 +256,54 @@ def test_reasons_name_the_bad_part(text: str, reason: str):
 def test_registry_host_for_docker_hub():
     assert parse_reference("ubuntu").registry == "registry-1.docker.io"
     assert parse_reference("localhost:5000/x").registry == "localhost:5000"
+
+
+def _grammar_result(text: str) -> tuple[str, str, str | None, str | None] | None:
+    try:
+        return reference._grammar_parts(text, text)
+    except InvalidArgument:
+        return None
+
+
+def _reference_inputs() -> list[str]:
+    """The cases above, their parts recombined, and random strings over the grammar's alphabet."""
+    texts = [case[0] for case in GRAMMAR_OK + GRAMMAR_BAD] + VALID_NAMES + INVALID_NAMES
+    texts += [case[0] for case in NORMALISED]
+    domains = ["", "docker.io/", "localhost:5000/", "a-b.c:1/", "-a.com/", "a-.com/", "A.b/",
+               "a..b/", "host:/", "host:5x/", "[::1]:5000/", "a_b.com/", "1.2.3.4:80/", "x/"]
+    paths = ["ubuntu", "library/ubuntu", "a__b", "a___b", "a--b", "a.b", "a._b", "a-", "_a",
+             "a//b", "Ab", "a/b/c.d-e_f", "a" * 300, "a\nb", "é"]
+    tags = ["", ":latest", ":V1.2_x-y", ":", ":-x", ":.x", ":_x", ":" + "t" * 128, ":" + "t" * 129,
+            ":a/b", ":a:b", ":x\n"]
+    digests = ["", f"@sha256:{D}", f"@sha256:{D.upper()}", "@sha256:abc", f"@sha512:{F128}",
+               "@", f"@sha256:{D}@x", f"@sha256:{D}\n"]
+    texts += [d + p + t + g for d in domains for p in paths for t in tags for g in digests]
+    rng = random.Random(6)
+    alphabet = "ab0Z._-_/:@[]\n"
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(20000)]
+    return texts
+
+
+def test_plain_reading_agrees_with_the_grammar() -> None:
+    answered = 0
+    for text in _reference_inputs():
+        plain = reference._plain_parts(text)
+        if plain is not None:
+            answered += 1
+            assert plain == _grammar_result(text), text
+    assert answered > 1000  # the plain reading does answer the common forms
+    for text in ("ubuntu", "ubuntu:22.04", "docker.io/library/ubuntu:latest", "localhost:5000/a/b",
+                 f"docker.io/library/redis@sha256:{D}", "192.168.1.1:5000/repo:5050"):
+        assert reference._plain_parts(text) == _grammar_result(text) is not None
+
+
+def test_plain_tag_and_id_checks_agree_with_the_grammar() -> None:
+    rng = random.Random(7)
+    alphabet = "aZ09_.-/ \n"
+    words = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4))) for _ in range(5000)]
+    for tag in [*words, "t" * 128, "t" * 129, "latest\n", "Latest", "_x", ".x", "-x"]:
+        matched = reference.grammar("tag").match(tag) is not None
+        # the regex's `$` also lets a final newline pass; the plain check leaves that to it
+        assert reference._is_tag(tag) == (matched and not tag.endswith("\n")), tag
+    for text in [D, D + "\n", D[:-1], D.upper(), "x" + D, D + "0", f"sha256:{D}"]:
+        assert reference._is_identifier(text) == bool(reference.grammar("identifier").match(text))

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from dockyard.dockerfile.ignore import PatternMatcher, glob_segment_regex, go_clean, ignore_file_for
 from dockyard.errors import InvalidArgument, NotFound
-from dockyard.store.records import FrozenRecord
+from dockyard.records import FrozenRecord
 
 __all__ = ["BuildContext", "ContextEntry"]
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from dockyard.build.context import BuildContext, ContextEntry
 from dockyard.dockerfile.ignore import PatternMatcher
 from dockyard.errors import InvalidArgument
+from dockyard.records import Record
 from dockyard.runtime.users import resolve_in_root
-from dockyard.store.records import Record
 
 _MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 

@@ -22,7 +22,7 @@ from dockyard.dockerfile.commands import (
 from dockyard.errors import InvalidArgument
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.container_config import HealthConfig
-from dockyard.store.records import Record
+from dockyard.records import Record
 
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 DEFAULT_SHELL = ("/bin/sh", "-c")

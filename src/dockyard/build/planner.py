@@ -7,7 +7,7 @@ from dockyard.dockerfile.commands import Add, Command, Copy, Run, Workdir
 from dockyard.dockerfile.expand import GlobalScope, expand_from, global_scope
 from dockyard.dockerfile.stages import Dockerfile, Stage, stages_needed
 from dockyard.errors import InvalidArgument
-from dockyard.store.records import Record
+from dockyard.records import Record
 
 LAYER_KINDS = (Add, Copy, Run, Workdir)
 

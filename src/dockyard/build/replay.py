@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockyard import records
 from dockyard.smallhash import sha256
-from dockyard.store import records
 from dockyard.store.db import register_schema
 
 if TYPE_CHECKING:

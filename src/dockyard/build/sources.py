@@ -13,7 +13,7 @@ from dockyard.build.context import BuildContext
 from dockyard.build.copy import CopySource, entries_digest, parents_source
 from dockyard.dockerfile.commands import Add, Copy
 from dockyard.errors import InvalidArgument, Unavailable
-from dockyard.store.records import Record
+from dockyard.records import Record
 
 if TYPE_CHECKING:
     from dockyard.dockerfile.ignore import PatternMatcher

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dockyard import reference
 from dockyard.errors import DockyardError, InvalidArgument, NotFound
 from dockyard.image import StoredImage
+from dockyard.records import Record
 from dockyard.store import Store
 from dockyard.transports.registry import auth
 from dockyard.transports.registry.client import (
@@ -28,10 +28,12 @@ if TYPE_CHECKING:  # each imported where used: a push does not load the pull mac
 __all__ = ["PullResult", "login", "logout", "pull", "push", "load_options", "RegistryOptions"]
 
 
-@dataclass
-class PullResult:
-    pulled: list[Pulled] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
+class PullResult(Record):
+    """The images a pull stored, and the lines it printed."""
+
+    def __init__(self, pulled: list[Pulled] | None = None, lines: list[str] | None = None) -> None:
+        self.pulled: list[Pulled] = [] if pulled is None else pulled
+        self.lines: list[str] = [] if lines is None else lines
 
 
 def _registry_of(server: str | None) -> str:

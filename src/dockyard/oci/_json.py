@@ -42,7 +42,7 @@ T = TypeVar("T")
 
 
 def keep_raw(document: T, raw: bytes) -> T:
-    """`document` (a frozen dataclass) remembering the exact bytes it was parsed from."""
+    """`document` (a frozen record) remembering the exact bytes it was parsed from."""
     object.__setattr__(document, "raw", bytes(raw))
     return document
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -13,6 +13,7 @@ from dockyard.oci._json import expect, go_dumps, keep_raw, loads_object, sorted_
 from dockyard.oci.container_config import ContainerConfig
 from dockyard.oci.digest import Digest
 from dockyard.oci.platform import Platform
+from dockyard.records import FrozenRecord
 
 _TOP_KNOWN = {
     "created", "author", "architecture", "os", "os.version", "os.features", "variant",
@@ -56,16 +57,21 @@ def now() -> str:
     return format_time(datetime.now(UTC))
 
 
-@dataclass(frozen=True)
-class History:
+class History(FrozenRecord):
     """One `history` entry; `empty_layer` entries have no layer in rootfs.diff_ids."""
 
-    created: str | None = None
-    created_by: str = ""
-    author: str = ""
-    comment: str = ""
-    empty_layer: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    _uncompared = ("extra",)
+
+    def __init__(
+        self, created: str | None = None, created_by: str = "", author: str = "", comment: str = "",
+        empty_layer: bool = False, extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.created = created
+        self.created_by = created_by
+        self.author = author
+        self.comment = comment
+        self.empty_layer = empty_layer
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
     def to_dict(self, moby_order: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -98,11 +104,18 @@ class History:
         )
 
 
-@dataclass(frozen=True)
-class RootFS:
-    type: str = "layers"
-    diff_ids: tuple[Digest, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+class RootFS(FrozenRecord):
+    """The layers of an image, by diff ID."""
+
+    _uncompared = ("extra",)
+
+    def __init__(
+        self, type: str = "layers", diff_ids: tuple[Digest, ...] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.type = type
+        self.diff_ids = diff_ids
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "diff_ids": [str(d) for d in self.diff_ids]}
@@ -126,31 +139,38 @@ class RootFS:
         )
 
 
-@dataclass(frozen=True)
-class ImageConfig:
+_NEW_CONFIG: Any = object()  # ImageConfig's default `config`: a new ContainerConfig()
+
+
+class ImageConfig(FrozenRecord):
     """The image config blob. Parsed configs keep their exact bytes in `.raw`.
 
     Unknown keys (top level, `config`, history entries) are kept in `extra` and written back.
     New configs serialize as moby and BuildKit do: top-level keys in byte order (both go through a
     Go map), `config` in the field order and omitempty rules of its style (see ContainerConfig).
+    `config` defaults to a new empty ContainerConfig; None means the document has none.
     """
 
-    architecture: str = ""
-    os: str = "linux"
-    variant: str = ""
-    os_version: str = ""
-    os_features: tuple[str, ...] = ()
-    created: str | None = None
-    author: str = ""
-    config: ContainerConfig | None = field(default_factory=ContainerConfig)
-    rootfs: RootFS = field(default_factory=RootFS)
-    history: tuple[History, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-    raw: bytes | None = field(default=None, init=False, compare=False, repr=False)
+    _uncompared = ("extra",)
+    raw: bytes | None = None  # set only by from_json (keep_raw); replace() drops it
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.history, tuple):
-            object.__setattr__(self, "history", tuple(self.history))
+    def __init__(
+        self, architecture: str = "", os: str = "linux", variant: str = "", os_version: str = "",
+        os_features: tuple[str, ...] = (), created: str | None = None, author: str = "",
+        config: ContainerConfig | None = _NEW_CONFIG, rootfs: RootFS | None = None,
+        history: Iterable[History] = (), extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.os = os
+        self.variant = variant
+        self.os_version = os_version
+        self.os_features = os_features
+        self.created = created
+        self.author = author
+        self.config = ContainerConfig() if config is _NEW_CONFIG else config
+        self.rootfs = RootFS() if rootfs is None else rootfs
+        self.history = tuple(history)
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
     # -- views ---------------------------------------------------------------------------
 
@@ -233,21 +253,18 @@ class ImageConfig:
 
     # -- edits (each returns a new config without .raw) -----------------------------------
 
-    def replace(self, **changes: Any) -> ImageConfig:
-        return replace(self, **changes)
-
     def with_config(self, **changes: Any) -> ImageConfig:
         """Change fields of the container config (`env=`, `cmd=`, `labels=`, ...)."""
-        return replace(self, config=self.cfg.replace(**changes))
+        return self.replace(config=self.cfg.replace(**changes))
 
     def with_layer(self, diff_id: str, history: History | None = None) -> ImageConfig:
         """Append a layer's diff ID (and its history entry)."""
-        rootfs = replace(self.rootfs, diff_ids=(*self.rootfs.diff_ids, Digest(diff_id)))
+        rootfs = self.rootfs.replace(diff_ids=(*self.rootfs.diff_ids, Digest(diff_id)))
         entries = self.history if history is None else (*self.history, history)
-        return replace(self, rootfs=rootfs, history=entries)
+        return self.replace(rootfs=rootfs, history=entries)
 
     def with_history(self, entry: History) -> ImageConfig:
-        return replace(self, history=(*self.history, entry))
+        return self.replace(history=(*self.history, entry))
 
     def layer_history(self) -> list[tuple[History | None, Digest | None]]:
         """History entries paired with their diff IDs (None for empty layers), as `docker history`."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from dockyard.errors import InvalidArgument
 from dockyard.oci._json import expect, int_field, sorted_map
+from dockyard.records import FrozenRecord
 
 Style = Literal["oci", "moby"]
 
@@ -55,17 +56,24 @@ _HEALTH_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class HealthConfig:
+class HealthConfig(FrozenRecord):
     """HEALTHCHECK settings; durations are integer nanoseconds, 0 means "inherit"."""
 
-    test: tuple[str, ...] | None = None  # () inherit, ("NONE",), ("CMD", ...), ("CMD-SHELL", cmd)
-    interval: int = 0
-    timeout: int = 0
-    start_period: int = 0
-    start_interval: int = 0
-    retries: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    _uncompared = ("extra",)
+
+    def __init__(
+        self,
+        test: tuple[str, ...] | None = None,  # () inherit, ("NONE",), ("CMD", ...), ("CMD-SHELL", cmd)
+        interval: int = 0, timeout: int = 0, start_period: int = 0, start_interval: int = 0,
+        retries: int = 0, extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.test = test
+        self.interval = interval
+        self.timeout = timeout
+        self.start_period = start_period
+        self.start_interval = start_interval
+        self.retries = retries
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
     @property
     def disabled(self) -> bool:
@@ -92,6 +100,22 @@ class HealthConfig:
         return cls(test=test, extra={k: v for k, v in obj.items() if k not in known}, **values)
 
 
+def _strings(value: Sequence[str] | None, name: str) -> tuple[str, ...] | None:
+    """A list field as a tuple (None stays None: absent and empty differ, see ContainerConfig)."""
+    if value is None or isinstance(value, tuple):
+        return value
+    if isinstance(value, str):
+        raise TypeError(f"ContainerConfig.{name} must be a sequence of strings")
+    return tuple(value)
+
+
+def _set_map(value: Iterable[str] | dict[str, Any] | None) -> dict[str, Any] | None:
+    """Docker's set of ports or volumes: {name: {}} (a list of names is turned into one)."""
+    if value is None or isinstance(value, dict):
+        return value
+    return {k: {} for k in value}
+
+
 def _strslice(obj: dict[str, Any], key: str, what: str) -> tuple[str, ...] | None:
     """Docker's StrSlice: a list of strings, or one string meaning a one-element list."""
     value = obj.get(key)
@@ -104,55 +128,75 @@ def _strslice(obj: dict[str, Any], key: str, what: str) -> tuple[str, ...] | Non
     raise InvalidArgument(f"{what}: field {key!r} must be a list of strings")
 
 
-@dataclass(frozen=True)
-class ContainerConfig:
+class ContainerConfig(FrozenRecord):
     """Runtime defaults an image carries (ENV, CMD, ENTRYPOINT, USER, WORKDIR, LABEL, ...).
 
     Lists and maps are None when absent and empty when present-but-empty; moby writes that
     difference (`null` vs `[]`), OCI/BuildKit omits both. `style` picks the encoding:
     "oci" (BuildKit, `docker build` since 23: OCI ImageConfig + Healthcheck/OnBuild/Shell, every
     field omitempty) or "moby" (the classic builder's container.Config, zero values written).
+    Lists given as other sequences become tuples, port and volume lists {name: {}} maps.
     """
 
-    user: str = ""
-    exposed_ports: dict[str, Any] | None = None  # {"80/tcp": {}}
-    env: tuple[str, ...] | None = None
-    entrypoint: tuple[str, ...] | None = None
-    cmd: tuple[str, ...] | None = None
-    volumes: dict[str, Any] | None = None  # {"/data": {}}
-    working_dir: str = ""
-    labels: dict[str, str] | None = None
-    stop_signal: str = ""
-    args_escaped: bool = False
-    healthcheck: HealthConfig | None = None
-    on_build: tuple[str, ...] | None = None
-    shell: tuple[str, ...] | None = None
-    hostname: str = ""
-    domainname: str = ""
-    attach_stdin: bool = False
-    attach_stdout: bool = False
-    attach_stderr: bool = False
-    tty: bool = False
-    open_stdin: bool = False
-    stdin_once: bool = False
-    image: str = ""
-    network_disabled: bool = False
-    mac_address: str = ""
-    stop_timeout: int | None = None
-    style: Style = "oci"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    _uncompared = ("extra",)
 
-    def __post_init__(self) -> None:
-        for name in ("env", "entrypoint", "cmd", "on_build", "shell"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, tuple):
-                if isinstance(value, str):
-                    raise TypeError(f"ContainerConfig.{name} must be a sequence of strings")
-                object.__setattr__(self, name, tuple(value))
-        for name in ("exposed_ports", "volumes"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, dict):
-                object.__setattr__(self, name, {k: {} for k in value})
+    def __init__(
+        self,
+        user: str = "",
+        exposed_ports: Iterable[str] | dict[str, Any] | None = None,  # {"80/tcp": {}}
+        env: Sequence[str] | None = None,
+        entrypoint: Sequence[str] | None = None,
+        cmd: Sequence[str] | None = None,
+        volumes: Iterable[str] | dict[str, Any] | None = None,  # {"/data": {}}
+        working_dir: str = "",
+        labels: dict[str, str] | None = None,
+        stop_signal: str = "",
+        args_escaped: bool = False,
+        healthcheck: HealthConfig | None = None,
+        on_build: Sequence[str] | None = None,
+        shell: Sequence[str] | None = None,
+        hostname: str = "",
+        domainname: str = "",
+        attach_stdin: bool = False,
+        attach_stdout: bool = False,
+        attach_stderr: bool = False,
+        tty: bool = False,
+        open_stdin: bool = False,
+        stdin_once: bool = False,
+        image: str = "",
+        network_disabled: bool = False,
+        mac_address: str = "",
+        stop_timeout: int | None = None,
+        style: Style = "oci",
+        extra: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        self.user = user
+        self.exposed_ports = _set_map(exposed_ports)
+        self.env = _strings(env, "env")
+        self.entrypoint = _strings(entrypoint, "entrypoint")
+        self.cmd = _strings(cmd, "cmd")
+        self.volumes = _set_map(volumes)
+        self.working_dir = working_dir
+        self.labels = labels
+        self.stop_signal = stop_signal
+        self.args_escaped = args_escaped
+        self.healthcheck = healthcheck
+        self.on_build = _strings(on_build, "on_build")
+        self.shell = _strings(shell, "shell")
+        self.hostname = hostname
+        self.domainname = domainname
+        self.attach_stdin = attach_stdin
+        self.attach_stdout = attach_stdout
+        self.attach_stderr = attach_stderr
+        self.tty = tty
+        self.open_stdin = open_stdin
+        self.stdin_once = stdin_once
+        self.image = image
+        self.network_disabled = network_disabled
+        self.mac_address = mac_address
+        self.stop_timeout = stop_timeout
+        self.style: Style = style
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
     # -- views ---------------------------------------------------------------------------
 
@@ -169,9 +213,6 @@ class ContainerConfig:
 
     # -- edits ---------------------------------------------------------------------------
 
-    def replace(self, **changes: Any) -> ContainerConfig:
-        return replace(self, **changes)
-
     def with_env(self, **values: str) -> ContainerConfig:
         """Set variables: existing ones keep their position, new ones are appended (as ENV does)."""
         entries = list(self.env or ())
@@ -182,10 +223,10 @@ class ContainerConfig:
                     break
             else:
                 entries.append(f"{key}={value}")
-        return replace(self, env=tuple(entries))
+        return self.replace(env=tuple(entries))
 
     def with_labels(self, **values: str) -> ContainerConfig:
-        return replace(self, labels={**(self.labels or {}), **values})
+        return self.replace(labels={**(self.labels or {}), **values})
 
     def to_oci_style(self) -> ContainerConfig:
         """What BuildKit keeps of a base image's config: moby-only fields dropped."""
@@ -193,7 +234,7 @@ class ContainerConfig:
             attr: (None if attr == "stop_timeout" else type(getattr(self, attr))())
             for attr in _MOBY_ONLY
         }
-        return replace(self, style="oci", **cleared)
+        return self.replace(style="oci", **cleared)
 
     # -- JSON ----------------------------------------------------------------------------
 

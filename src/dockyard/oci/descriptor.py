@@ -4,36 +4,38 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockyard.errors import InvalidArgument
 from dockyard.oci._json import expect, int_field, sorted_map, str_list, str_map
 from dockyard.oci.digest import Digest
 from dockyard.oci.platform import Platform
+from dockyard.records import FrozenRecord
 
 _KNOWN = {"mediaType", "digest", "size", "urls", "annotations", "data", "platform", "artifactType"}
 
 
-@dataclass(frozen=True)
-class Descriptor:
+class Descriptor(FrozenRecord):
     """An OCI content descriptor (also Docker schema2's, whose keys are a subset)."""
 
-    media_type: str
-    digest: Digest
-    size: int
-    urls: tuple[str, ...] = ()
-    annotations: dict[str, str] | None = None
-    platform: Platform | None = None
-    artifact_type: str = ""
-    data: bytes | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    _uncompared = ("extra",)
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.digest, Digest):
-            object.__setattr__(self, "digest", Digest(self.digest))
-        if self.size < 0:
+    def __init__(
+        self, media_type: str, digest: Digest | str, size: int, urls: tuple[str, ...] = (),
+        annotations: dict[str, str] | None = None, platform: Platform | None = None,
+        artifact_type: str = "", data: bytes | None = None, extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.media_type = media_type
+        self.digest = digest if isinstance(digest, Digest) else Digest(digest)
+        if size < 0:
             raise InvalidArgument(f"descriptor {self.digest}: size must not be negative")
+        self.size = size
+        self.urls = urls
+        self.annotations = annotations
+        self.platform = platform
+        self.artifact_type = artifact_type
+        self.data = data
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
     @classmethod
     def of(cls, media_type: str, content: bytes, **kw: Any) -> Descriptor:
@@ -48,10 +50,7 @@ class Descriptor:
     def with_annotations(self, **changes: str) -> Descriptor:
         merged = dict(self.annotations or {})
         merged.update(changes)
-        return replace(self, annotations=merged)
-
-    def replace(self, **changes: Any) -> Descriptor:
-        return replace(self, **changes)
+        return self.replace(annotations=merged)
 
     def verify(self, data: bytes) -> None:
         """InvalidArgument unless `data` has this descriptor's size and digest."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from functools import cached_property
 from typing import Any, ClassVar, Self
 
@@ -20,6 +19,7 @@ from dockyard.oci._json import (
 )
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
+from dockyard.records import FrozenRecord
 
 DOCKER_INDENT = "   "  # distribution's schema2 manifests are MarshalIndent(.., "", "   ")
 COMMON_KEYS = frozenset({"schemaVersion", "mediaType", "artifactType", "subject", "annotations"})
@@ -65,12 +65,16 @@ def parse_common(
     }
 
 
-class Document:
-    """Methods of the frozen Manifest and Index dataclasses (which define the fields below).
+class Document(FrozenRecord):
+    """Methods of the frozen Manifest and Index records (whose `__init__` sets the fields below).
 
     A subclass names itself (`WHAT`), its default and Docker media types, and writes its own
     body keys in `body_dict`; everything around the body is written here, in one order.
+    `raw` (the exact parsed bytes) is set only by `keep_raw`: a `replace()` drops it, so edited
+    documents are serialized again.
     """
+
+    _uncompared = ("extra",)
 
     WHAT: ClassVar[str]
     OCI_TYPE: ClassVar[str]
@@ -82,7 +86,7 @@ class Document:
     subject: Descriptor | None
     artifact_type: str
     extra: dict[str, Any]
-    raw: bytes | None
+    raw: bytes | None = None
 
     @property
     def is_docker(self) -> bool:
@@ -133,7 +137,3 @@ class Document:
     def from_json(cls, raw: bytes, media_type: str | None = None) -> Self:
         """Parse a document; `media_type` (e.g. a Content-Type) is used when the body has none."""
         return keep_raw(cls.from_dict(loads_object(raw, cls.WHAT), media_type), raw)
-
-    def replace(self, **changes: Any) -> Self:
-        """A copy with `changes` (without `.raw`: it is serialized again)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[type-var]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 from typing import Any
 
 from dockyard.errors import InvalidArgument, NotFound
@@ -26,7 +26,6 @@ def is_attestation(desc: Descriptor) -> bool:
     return desc.annotation(REFERENCE_TYPE) == ATTESTATION_MANIFEST
 
 
-@dataclass(frozen=True)
 class Index(Document):
     """An image index. Parsed indexes keep their exact bytes in `.raw` (digest source)."""
 
@@ -34,18 +33,19 @@ class Index(Document):
     OCI_TYPE = mt.OCI_INDEX
     DOCKER_TYPE = mt.DOCKER_MANIFEST_LIST
 
-    manifests: tuple[Descriptor, ...] = ()
-    media_type: str = mt.OCI_INDEX
-    schema_version: int = 2
-    annotations: dict[str, str] | None = None
-    subject: Descriptor | None = None
-    artifact_type: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-    raw: bytes | None = field(default=None, init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.manifests, tuple):
-            object.__setattr__(self, "manifests", tuple(self.manifests))
+    def __init__(
+        self, manifests: Iterable[Descriptor] = (), media_type: str = mt.OCI_INDEX,
+        schema_version: int = 2, annotations: dict[str, str] | None = None,
+        subject: Descriptor | None = None, artifact_type: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.manifests = tuple(manifests)
+        self.media_type = media_type
+        self.schema_version = schema_version
+        self.annotations = annotations
+        self.subject = subject
+        self.artifact_type = artifact_type
+        self.extra = {} if extra is None else extra
 
     # -- JSON ----------------------------------------------------------------------------
 
@@ -108,7 +108,7 @@ class Index(Document):
         )
 
     def with_manifest(self, desc: Descriptor) -> Index:
-        return replace(self, manifests=(*self.manifests, desc))
+        return self.replace(manifests=(*self.manifests, desc))
 
 
 def parse_document(raw: bytes, media_type: str | None = None) -> Manifest | Index:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 from typing import Any
 
 from dockyard.errors import InvalidArgument
@@ -14,7 +14,6 @@ from dockyard.oci.document import Document, parse_common, parse_head
 _BODY_KEYS = frozenset({"config", "layers"})
 
 
-@dataclass(frozen=True)
 class Manifest(Document):
     """An image manifest. Parsed manifests keep their exact bytes in `.raw` (digest source)."""
 
@@ -22,20 +21,20 @@ class Manifest(Document):
     OCI_TYPE = mt.OCI_MANIFEST
     DOCKER_TYPE = mt.DOCKER_MANIFEST
 
-    config: Descriptor
-    layers: tuple[Descriptor, ...] = ()
-    media_type: str = mt.OCI_MANIFEST
-    schema_version: int = 2
-    annotations: dict[str, str] | None = None
-    subject: Descriptor | None = None
-    artifact_type: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-    # Set only by from_json; any dataclasses.replace() drops it, so edits re-serialize.
-    raw: bytes | None = field(default=None, init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.layers, tuple):
-            object.__setattr__(self, "layers", tuple(self.layers))
+    def __init__(
+        self, config: Descriptor, layers: Iterable[Descriptor] = (),
+        media_type: str = mt.OCI_MANIFEST, schema_version: int = 2,
+        annotations: dict[str, str] | None = None, subject: Descriptor | None = None,
+        artifact_type: str = "", extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.layers = tuple(layers)
+        self.media_type = media_type
+        self.schema_version = schema_version
+        self.annotations = annotations
+        self.subject = subject
+        self.artifact_type = artifact_type
+        self.extra = {} if extra is None else extra
 
     # -- JSON ----------------------------------------------------------------------------
 
@@ -66,8 +65,7 @@ class Manifest(Document):
 
     def to_oci(self) -> Manifest:
         """The same manifest with OCI media types (a new document, new digest)."""
-        return replace(
-            self,
+        return self.replace(
             media_type=mt.OCI_MANIFEST,
             config=self.config.replace(media_type=mt.to_oci(self.config.media_type)),
             layers=tuple(d.replace(media_type=mt.to_oci(d.media_type)) for d in self.layers),
@@ -75,8 +73,7 @@ class Manifest(Document):
 
     def to_docker(self) -> Manifest:
         """The same manifest with Docker schema2 media types (a new document, new digest)."""
-        return replace(
-            self,
+        return self.replace(
             media_type=mt.DOCKER_MANIFEST,
             config=self.config.replace(media_type=mt.to_docker(self.config.media_type)),
             layers=tuple(d.replace(media_type=mt.to_docker(d.media_type)) for d in self.layers),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.errors import InvalidArgument
 from dockyard.oci._json import expect, str_list
+from dockyard.records import FrozenRecord
 
 
 def normalize_os(os_name: str) -> str:
@@ -44,17 +44,24 @@ def normalize_arch(arch: str, variant: str = "") -> tuple[str, str]:
     return arch, variant
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(FrozenRecord):
     """The `platform` object of OCI descriptors and image configs."""
 
-    architecture: str
-    os: str
-    os_version: str = ""
-    os_features: tuple[str, ...] = ()
-    variant: str = ""
-    features: tuple[str, ...] = ()  # Docker manifest lists only (reserved)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    _uncompared = ("extra",)
+
+    def __init__(
+        self, architecture: str, os: str, os_version: str = "", os_features: tuple[str, ...] = (),
+        variant: str = "",
+        features: tuple[str, ...] = (),  # Docker manifest lists only (reserved)
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.os = os
+        self.os_version = os_version
+        self.os_features = os_features
+        self.variant = variant
+        self.features = features
+        self.extra: dict[str, Any] = {} if extra is None else extra
 
     @classmethod
     def parse(cls, spec: str) -> Platform:

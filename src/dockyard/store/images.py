@@ -7,9 +7,9 @@ import sqlite3
 import time
 
 from dockyard.errors import InvalidArgument, NotFound
+from dockyard.records import FrozenRecord
 from dockyard.store.content import check_digest
 from dockyard.store.db import Database, register_schema
-from dockyard.store.records import FrozenRecord
 
 register_schema(
     "images",

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from dockyard.records import FrozenRecord
 from dockyard.store import mounts, unpack
 from dockyard.store.content import temp_dir
 from dockyard.store.db import register_schema
 from dockyard.store.locking import file_lock, try_lock_fd
-from dockyard.store.records import FrozenRecord
 
 if TYPE_CHECKING:
     from dockyard.image import StoredImage

@@ -11,11 +11,11 @@ import binascii
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InvalidArgument, Unavailable
+from dockyard.records import FrozenRecord
 
 INDEX_SERVER = "https://index.docker.io/v1/"
 _DOCKER_HUB_ALIASES = {
@@ -28,10 +28,14 @@ _DOCKER_HUB_ALIASES = {
 }
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(FrozenRecord):
+    """A login: user name and password (or an identity token when username is "<token>")."""
+
     username: str
-    password: str  # or an identity token when username is "<token>"
+    password: str
+
+    def __init__(self, username: str, password: str) -> None:
+        self._set(username=username, password=password)
 
     @property
     def is_identity_token(self) -> bool:
@@ -223,10 +227,14 @@ def erase_credentials(registry: str, path: Path | None = None) -> bool:
 _PARAM_RE = re.compile(r'([a-zA-Z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
 
-@dataclass(frozen=True)
-class Challenge:
-    scheme: str  # "basic" or "bearer"
+class Challenge(FrozenRecord):
+    """One WWW-Authenticate challenge: its scheme ("basic" or "bearer") and parameters."""
+
+    scheme: str
     params: dict[str, str]
+
+    def __init__(self, scheme: str, params: dict[str, str]) -> None:
+        self._set(scheme=scheme, params=params)
 
 
 def parse_challenges(header: str) -> list[Challenge]:

@@ -7,8 +7,7 @@ same registry, without compressing anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from dockyard.records import FrozenRecord
 from dockyard.store.db import Database, register_schema
 
 register_schema(
@@ -28,14 +27,18 @@ register_schema(
 )
 
 
-@dataclass(frozen=True)
-class BlobSource:
-    diff_id: str
-    digest: str
-    size: int
-    media_type: str
-    registry: str
-    repository: str
+class BlobSource(FrozenRecord):
+    """Layer `diff_id` is blob `digest` (size, media type) in `repository` of `registry`."""
+
+    def __init__(
+        self, diff_id: str, digest: str, size: int, media_type: str, registry: str, repository: str
+    ) -> None:
+        self.diff_id = diff_id
+        self.digest = digest
+        self.size = size
+        self.media_type = media_type
+        self.registry = registry
+        self.repository = repository
 
 
 def record(db: Database, src: BlobSource) -> None:

@@ -8,18 +8,16 @@ does, for localhost and 127.0.0.0/8. Docker Hub is reached at registry-1.docker.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import os
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unavailable
+from dockyard.records import Record
 from dockyard.transports.registry.auth import (
     Challenge,
     Credentials,
@@ -34,6 +32,9 @@ from dockyard.transports.registry.tls import (
     ssl_context,
 )
 
+if TYPE_CHECKING:
+    import ssl
+
 DEFAULT_CONFIG = Path("/etc/dockyard/registries.json")
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 Body = bytes | Callable[[], Iterable[bytes]] | None
@@ -46,19 +47,32 @@ class AuthError(InvalidArgument):
     code = "unauthorized"
 
 
-@dataclass
-class RegistryOptions:
+class RegistryOptions(Record):
     """How to reach registries: insecure hosts, mirrors, TLS files, retries."""
 
-    insecure: tuple[str, ...] = ()
-    mirrors: tuple[str, ...] = ()  # Docker Hub's ("registry-mirrors")
-    registry_mirrors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # other hosts'
-    certs_dirs: tuple[Path, ...] = DEFAULT_CERTS_DIRS
-    retries: int = 4
-    backoff: float = 0.2
-    timeout: float = 60.0
-    docker_config: Path | None = None
-    credentials: dict[str, Credentials] = field(default_factory=dict)
+    def __init__(
+        self,
+        insecure: tuple[str, ...] = (),
+        mirrors: tuple[str, ...] = (),  # Docker Hub's ("registry-mirrors")
+        registry_mirrors: dict[str, tuple[str, ...]] | None = None,  # other hosts'
+        certs_dirs: tuple[Path, ...] = DEFAULT_CERTS_DIRS,
+        retries: int = 4,
+        backoff: float = 0.2,
+        timeout: float = 60.0,
+        docker_config: Path | None = None,
+        credentials: dict[str, Credentials] | None = None,
+    ) -> None:
+        self.insecure = insecure
+        self.mirrors = mirrors
+        self.registry_mirrors: dict[str, tuple[str, ...]] = (
+            {} if registry_mirrors is None else registry_mirrors
+        )
+        self.certs_dirs = certs_dirs
+        self.retries = retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.docker_config = docker_config
+        self.credentials: dict[str, Credentials] = {} if credentials is None else credentials
 
 
 def load_options(insecure: Iterable[str] = (), config: Path | None = None) -> RegistryOptions:
@@ -92,24 +106,49 @@ def load_options(insecure: Iterable[str] = (), config: Path | None = None) -> Re
     )
 
 
+def _split_host(host: str) -> tuple[str, bool]:
+    """(the name or address in `host:port`, whether a port is given)."""
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        return name, rest.startswith(":")
+    if host.count(":") == 1:
+        return host.split(":", 1)[0], True
+    return host, False
+
+
+def _ipv4_loopback(name: str) -> bool | None:
+    """For a dotted-quad IPv4 address, whether it is in 127.0.0.0/8; None for anything else."""
+    parts = name.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
+        return None
+    if any(int(p) > 255 or (len(p) > 1 and p[0] == "0") for p in parts):
+        return None
+    return parts[0] == "127"
+
+
 def is_insecure(host: str, insecure: Iterable[str]) -> bool:
     """True for localhost, 127.0.0.0/8, ::1 and hosts or CIDRs the user listed."""
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.endswith("]") else host
-    if host.startswith("["):
-        name = host[1:].split("]", 1)[0]
-    if name == "localhost":
+    name = _split_host(host)[0]
+    if name == "localhost" or _ipv4_loopback(name):
         return True
+    listed = [
+        item.strip().removeprefix("http://").removeprefix("https://").rstrip("/")
+        for item in insecure
+    ]
+    if host in listed or name in listed:
+        return True
+    if ":" not in name and (_ipv4_loopback(name) is None or not any("/" in i for i in listed)):
+        return False  # a host name, or an IPv4 address and no CIDR listed
+    import ipaddress  # only for addresses (IPv6, or matched against CIDRs)
+
     try:
         ip = ipaddress.ip_address(name)
     except ValueError:
-        ip = None
-    if ip is not None and ip.is_loopback:
+        return False
+    if ip.is_loopback:
         return True
-    for item in insecure:
-        item = item.strip().removeprefix("http://").removeprefix("https://").rstrip("/")
-        if item in (host, name):
-            return True
-        if ip is not None and "/" in item:
+    for item in listed:
+        if "/" in item:
             try:
                 if ip in ipaddress.ip_network(item, strict=False):
                     return True
@@ -195,48 +234,86 @@ class RegistryClient:
         return self._creds
 
     def base_url(self) -> str:
-        """`scheme://host`, pinging /v2/ once to pick the scheme and learn the auth challenge."""
+        """`scheme://host`, pinging /v2/ once to pick the scheme and learn the auth challenge.
+
+        A registry marked insecure (or local) at an explicit port is asked over plain HTTP
+        first, and that answer counts only when it is a registry's (200 or 401): a local
+        plain-HTTP registry then costs no TLS handshake (nor loading libssl). Otherwise
+        HTTPS comes first, as Docker does. The ping never carries credentials.
+        """
         with self._lock:
             if self._pinged:
                 return f"{self._scheme}://{self.host}"
-            schemes = (
-                [self._scheme]
-                if self._scheme
-                else (["https", "http"] if self.insecure else ["https"])
+            if self._scheme:
+                scheme, resp = self._ping([self._scheme])
+            elif not self.insecure:
+                scheme, resp = self._ping(["https"])
+            elif _split_host(self.host)[1]:
+                scheme, resp = self._ping_plain_first()
+            else:
+                scheme, resp = self._ping(["https", "http"])
+            self._scheme = scheme
+            self._pinged = True
+            self._challenge = _pick(parse_challenges(resp.headers.get("www-authenticate", "")))
+            if resp.status_code not in (200, 401):
+                raise registry_error(resp, f"registry {self.host} /v2/ check")
+            return f"{scheme}://{self.host}"
+
+    def _get_v2(self, scheme: str, attempts: int | None) -> Response:
+        return self._send_retrying("GET", f"{scheme}://{self.host}/v2/", {}, None, attempts=attempts)
+
+    def _ping(self, schemes: list[str]) -> tuple[str, Response]:
+        """The first scheme that answers at all (only the last one retried)."""
+        last: Exception | None = None
+        for scheme in schemes:
+            try:  # a plain-HTTP server fails the TLS handshake at once: no retries then
+                return scheme, self._get_v2(scheme, 1 if scheme != schemes[-1] else None)
+            except TransportError as exc:
+                last = exc
+        raise self._unreachable(last)
+
+    def _ping_plain_first(self) -> tuple[str, Response]:
+        """Plain HTTP if a registry answers there, else HTTPS (unverified: insecure); both are
+        tried again, with backoff, while the failures may pass (no connection, 5xx)."""
+        attempts = max(1, self.options.retries)
+        for attempt in range(attempts):
+            plain: Response | None = None
+            plain_error: TransportError | None = None
+            try:
+                plain = self._get_v2("http", 1)
+            except TransportError as exc:
+                plain_error = exc
+            if plain is not None and plain.status_code in (200, 401):
+                return "http", plain
+            try:  # e.g. 400 "Client sent an HTTP request to an HTTPS server"
+                return "https", self._get_v2("https", 1)
+            except TransportError as exc:
+                secure_error = exc
+            transient = plain is None or plain.status_code in RETRY_STATUS
+            if transient and attempt < attempts - 1:
+                self._sleep(attempt, None)
+                continue
+            if plain is not None and plain.status_code != 400:
+                return "http", plain  # not a registry's answer: reported as such
+            also = ""
+            if plain_error is not None and _why(secure_error) != _why(plain_error):
+                also = f" (over HTTPS: {_why(secure_error)})"
+            raise self._unreachable(plain_error or secure_error, also)
+        raise AssertionError("unreachable")
+
+    def _unreachable(self, last: Exception | None, also: str = "") -> DockyardError:
+        hint = "is the registry running? plain HTTP needs --insecure-registry"
+        if last is not None and is_untrusted_certificate(last):
+            dirs = " or ".join(str(d / self.host / "ca.crt") for d in self.options.certs_dirs)
+            return Unavailable(
+                f"registry {self.host} presented a certificate that is not trusted:"
+                f" {_why(last)}",
+                hint=f"put its CA certificate in {dirs}, or mark the registry insecure"
+                f" with --insecure-registry {self.host}",
             )
-            last: Exception | None = None
-            for scheme in schemes:
-                try:  # a plain-HTTP server fails the TLS handshake at once: no retries then
-                    resp = self._send_retrying(
-                        "GET",
-                        f"{scheme}://{self.host}/v2/",
-                        {},
-                        None,
-                        attempts=1 if scheme != schemes[-1] else None,
-                    )
-                except TransportError as exc:
-                    last = exc
-                    continue
-                self._scheme = scheme
-                self._pinged = True
-                self._challenge = _pick(parse_challenges(resp.headers.get("www-authenticate", "")))
-                if resp.status_code not in (200, 401):
-                    raise registry_error(resp, f"registry {self.host} /v2/ check")
-                return f"{scheme}://{self.host}"
-            hint = "is the registry running? plain HTTP needs --insecure-registry"
-            if last is not None and is_untrusted_certificate(last):
-                dirs = " or ".join(str(d / self.host / "ca.crt") for d in self.options.certs_dirs)
-                raise Unavailable(
-                    f"registry {self.host} presented a certificate that is not trusted:"
-                    f" {_why(last)}",
-                    hint=f"put its CA certificate in {dirs}, or mark the registry insecure"
-                    f" with --insecure-registry {self.host}",
-                )
-            if not self.insecure:
-                hint = (
-                    f"for a plain-HTTP or self-signed registry pass --insecure-registry {self.host}"
-                )
-            raise Unavailable(f"cannot reach registry {self.host}: {_why(last)}", hint=hint)
+        if not self.insecure:
+            hint = f"for a plain-HTTP or self-signed registry pass --insecure-registry {self.host}"
+        return Unavailable(f"cannot reach registry {self.host}: {_why(last)}{also}", hint=hint)
 
     # -- auth ------------------------------------------------------------------------------
     def _auth_header(self, scope: str, refresh: bool = False) -> dict[str, str]:

@@ -1,30 +1,43 @@
-"""A small HTTP/1.1 client on the standard library: pooled keep-alive connections, big reads.
+"""A small HTTP/1.1 client on sockets: pooled keep-alive connections, big streamed reads.
 
 Registries need little of HTTP: requests with bytes or streamed (chunked) bodies, bodies
 read in large pieces straight from the socket, redirects (blob GETs are often sent to a
 storage host), proxies from the environment, and connections kept open between requests
-(a push or pull makes dozens). `http.client` does the protocol; this module pools its
-connections per origin and thread, and turns every failure of the connection into one
-`TransportError` (what the callers retry on). Importing it costs a fraction of httpx.
+(a push or pull makes dozens). The protocol is spoken by `wire`; this module frames the
+bodies, pools connections per origin, and turns every failure of a connection into one
+`TransportError` (what the callers retry on). It imports neither `http.client` (whose
+`email` parser costs startup time) nor `ssl` (loaded only when a TLS context is made).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import select
-import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, overload
-from urllib.parse import unquote, urlencode, urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, overload
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
+
+from dockyard.transports.registry.wire import (
+    Connection,
+    Head,
+    ProtocolError,
+    dial,
+    open_tls,
+    tunnel,
+)
+
+if TYPE_CHECKING:
+    import ssl
 
 REDIRECTS = {301, 302, 303, 307, 308}
 MAX_REDIRECTS = 10
 MAX_IDLE = 16
+READ_ALL = 1 << 20  # piece size when a body of unknown length is read whole
 Body = bytes | Iterable[bytes] | None
 Params = dict[str, str] | list[tuple[str, str]] | None
+_SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~"  # kept as they are when a request target is quoted
+_LENGTH, _CHUNKED, _CLOSE = 0, 1, 2  # how an answer's body ends
 
 
 class TransportError(Exception):
@@ -32,17 +45,36 @@ class TransportError(Exception):
 
 
 def _transport_error(exc: BaseException, url: str) -> TransportError:
-    text = str(exc) or type(exc).__name__
+    if isinstance(exc, BlockingIOError | TimeoutError):  # kernel or Python socket timeout
+        text = "timed out"
+    else:
+        text = str(exc) or type(exc).__name__
     err = TransportError(f"{text} ({urlsplit(url).netloc})")
     err.__cause__ = exc
     return err
 
 
+def _ascii_host(host: str) -> str:
+    """`host` as it goes on the wire: IDNA-encoded when it is not ASCII already."""
+    return host if host.isascii() else host.encode("idna").decode("ascii")
+
+
+def _ascii_netloc(netloc: str) -> str:
+    if netloc.isascii():
+        return netloc
+    host, colon, port = netloc.rpartition(":")
+    if not colon or not port.isdigit():
+        host, colon, port = netloc, "", ""
+    return _ascii_host(host) + colon + port
+
+
 class Headers:
     """Response headers, looked up case-insensitively; repeated headers joined with ", "."""
 
-    def __init__(self, msg: http.client.HTTPMessage) -> None:
-        self._msg = msg
+    def __init__(self, fields: Iterable[tuple[str, str]]) -> None:
+        self._map: dict[str, list[str]] = {}
+        for name, value in fields:
+            self._map.setdefault(name.lower(), []).append(value)
 
     @overload
     def get(self, name: str) -> str | None: ...
@@ -50,7 +82,7 @@ class Headers:
     def get(self, name: str, default: str) -> str: ...
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        values = self._msg.get_all(name)
+        values = self._map.get(name.lower())
         return ", ".join(values) if values else default
 
     def __getitem__(self, name: str) -> str:
@@ -60,7 +92,14 @@ class Headers:
         return value
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self._msg
+        return isinstance(name, str) and name.lower() in self._map
+
+    def __repr__(self) -> str:
+        return f"Headers({self._map!r})"
+
+
+def _tokens(value: str | None) -> set[str]:
+    return {t.strip().lower() for t in (value or "").split(",")}
 
 
 class Response:
@@ -69,26 +108,119 @@ class Response:
 
     def __init__(
         self,
-        raw: http.client.HTTPResponse,
-        conn: http.client.HTTPConnection,
-        release: Callable[[http.client.HTTPConnection, bool], None],
+        conn: Connection,
+        head: Head,
+        method: str,
+        release: Callable[[Connection, bool], None],
         url: str,
     ) -> None:
-        self._raw, self._conn, self._release = raw, conn, release
-        self.status_code = raw.status
-        self.headers = Headers(raw.msg)
+        self._conn, self._release = conn, release
+        self.status_code = head.status
+        self.reason = head.reason
+        self.headers = headers = Headers(head.fields)
         self.url = url
         self._content: bytes | None = None
         self._done = False
+        connection = _tokens(headers.get("connection"))
+        self._keep = "keep-alive" in connection if head.version < 11 else "close" not in connection
+        self._left = 0  # bytes of a Content-Length body (or of the current chunk) still unread
+        self._eof = False  # a chunked or close-delimited body ended
+        self._chunks = 0  # chunks started, for a chunked body
+        status = head.status
+        encoding = headers.get("transfer-encoding")
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            self._mode = _LENGTH
+        elif encoding is not None:
+            self._mode = _CHUNKED if encoding.rsplit(",", 1)[-1].strip().lower() == "chunked" else _CLOSE
+        elif (length := headers.get("content-length")) is not None:
+            values = _tokens(length)
+            if len(values) != 1 or not (value := values.pop()).isdigit():
+                raise ProtocolError(f"bad Content-Length {length!r}")
+            self._mode, self._left = _LENGTH, int(value)
+        else:
+            self._mode = _CLOSE
+        if self._mode == _CLOSE:
+            self._keep = False
+        elif self._mode == _LENGTH and not self._left:
+            self._finish(reuse=True)
+
+    # -- the body ------------------------------------------------------------------------------
+    def _truncated(self, missing: str) -> TransportError:
+        self._finish(reuse=False)
+        return TransportError(
+            f"the connection closed with {missing} of the answer missing"
+            f" ({urlsplit(self.url).netloc})"
+        )
+
+    def _next_chunk(self) -> None:
+        """Read up to the next chunk's data (or through the trailers after the last one)."""
+        conn = self._conn
+        if self._chunks and conn.readline().strip():
+            raise ProtocolError("a chunk of the answer does not end where announced")
+        line = conn.readline()
+        if not line:
+            raise self._truncated("the chunks")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise ProtocolError(f"bad chunk size line {line[:40]!r}") from None
+        self._chunks += 1
+        if size:
+            self._left = size
+            return
+        while (trailer := conn.readline()).strip():  # trailers are read and dropped
+            pass
+        if not trailer:
+            raise self._truncated("the end of the chunks")
+        self._eof = True
+
+    def _piece(self, n: int) -> bytes:
+        """The next `n` bytes of the body (fewer only at its end; b"" after it)."""
+        conn = self._conn
+        if self._mode == _LENGTH:
+            want = min(n, self._left)
+            if want <= 0:
+                return b""
+            data = conn.take(want)
+            self._left -= len(data)
+            if len(data) < want:
+                raise self._truncated(f"{self._left} bytes")
+            return data
+        if self._mode == _CLOSE:
+            if self._eof:
+                return b""
+            data = conn.take(n)
+            self._eof = len(data) < n
+            return data
+        parts: list[bytes] = []
+        got = 0
+        while got < n and not self._eof:
+            if not self._left:
+                self._next_chunk()
+                continue
+            want = min(n - got, self._left)
+            data = conn.take(want)
+            if len(data) < want:
+                raise self._truncated("part of a chunk")
+            self._left -= want
+            got += want
+            parts.append(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _ended(self) -> bool:
+        return self._eof if self._mode != _LENGTH else not self._left
 
     def read(self) -> bytes:
         if self._content is None:
             try:
-                self._content = self._raw.read()
-            except (OSError, http.client.HTTPException) as exc:
+                if self._mode == _LENGTH:
+                    data = self._piece(self._left)
+                else:
+                    data = b"".join(iter(lambda: self._piece(READ_ALL), b""))
+            except (OSError, ProtocolError) as exc:
                 self._finish(reuse=False)
                 raise _transport_error(exc, self.url) from exc
-            self._check_complete()
+            self._content = data
             self._finish(reuse=True)
         return self._content
 
@@ -104,41 +236,37 @@ class Response:
         return json.loads(self.read())
 
     def iter_bytes(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """The body in pieces of `chunk_size` (the last may be shorter), each read straight
-        from the socket into a new bytes object (no zero-filling, no copy); a connection
-        closed before the announced length is a TransportError."""
-        raw = self._raw
+        """The body in pieces of `chunk_size` (the last may be shorter), each received straight
+        into its own bytes object on plain connections; a connection closed before the
+        announced end is a TransportError."""
+        if self._content is not None:
+            content = self._content
+            for start in range(0, len(content), chunk_size):
+                yield content[start : start + chunk_size]
+            return
         try:
-            while chunk := raw.read(chunk_size):
+            while chunk := self._piece(chunk_size):
                 yield chunk
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, ProtocolError) as exc:
             self._finish(reuse=False)
             raise _transport_error(exc, self.url) from exc
-        self._check_complete()
         self._finish(reuse=True)
-
-    def _check_complete(self) -> None:
-        left = self._raw.length
-        if left:  # http.client ends a short Content-Length body silently
-            self._finish(reuse=False)
-            raise TransportError(
-                f"the connection closed with {left} bytes of the answer"
-                f" missing ({urlsplit(self.url).netloc})"
-            )
 
     def _finish(self, reuse: bool) -> None:
         if self._done:
             return
         self._done = True
-        reusable = reuse and self._raw.isclosed() and not self._raw.will_close
-        if not reusable:
-            self._raw.close()
-        self._release(self._conn, reusable)
+        self._release(self._conn, reuse and self._keep and not self._conn.buffered())
 
     def close(self) -> None:
-        """Done with the answer: unread body bytes mean the connection is dropped."""
-        if not self._done:
-            self._finish(reuse=self._raw.isclosed())
+        """Done with the answer: unread body bytes mean the connection is dropped (unless they
+        were all received already)."""
+        if self._done:
+            return
+        if self._mode == _LENGTH and self._left <= self._conn.buffered():
+            self._conn.discard(self._left)
+            self._left = 0
+        self._finish(reuse=self._ended())
 
     def __enter__(self) -> Response:
         return self
@@ -172,6 +300,36 @@ def proxy_for(scheme: str, host: str) -> str | None:
     return value if "://" in value else "http://" + value
 
 
+def _request_head(
+    method: str, target: str, netloc: str, headers: dict[str, str], body: Body
+) -> tuple[bytes, bool]:
+    """The request line and headers, with the body's framing; (bytes, chunked?)."""
+    if not target.isascii() or any(c <= " " or c == "\x7f" for c in target):
+        target = quote(target, safe=_SAFE_TARGET)
+    names = {k.lower() for k in headers}
+    lines = [f"{method} {target} HTTP/1.1"]
+    if "host" not in names:
+        lines.append(f"Host: {_ascii_netloc(netloc)}")
+    if "accept-encoding" not in names:
+        lines.append("Accept-Encoding: identity")
+    chunked = False
+    if body is None:
+        if method in ("POST", "PUT", "PATCH") and "content-length" not in names:
+            lines.append("Content-Length: 0")
+    elif isinstance(body, bytes | bytearray | memoryview):
+        if "content-length" not in names:
+            lines.append(f"Content-Length: {len(body)}")
+    elif "content-length" not in names:
+        chunked = "transfer-encoding" not in names
+        if chunked:
+            lines.append("Transfer-Encoding: chunked")
+    for name, value in headers.items():
+        if "\n" in value or "\r" in value or "\n" in name or "\r" in name or ":" in name:
+            raise ValueError(f"invalid header {name!r}")
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), chunked
+
+
 class Transport:
     """Connections per (scheme, host:port), reused across requests and threads."""
 
@@ -184,7 +342,7 @@ class Transport:
         self._context_for = context_for  # host:port -> TLS context (made on first use)
         self._contexts: dict[str, ssl.SSLContext] = {}
         self.timeout, self.connect_timeout = timeout, connect_timeout
-        self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple[str, str], list[Connection]] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -204,49 +362,39 @@ class Transport:
                 self._contexts[netloc] = ctx
         return ctx
 
-    def _new(self, scheme: str, netloc: str) -> tuple[http.client.HTTPConnection, bool]:
-        """A connected connection, and whether requests through it take absolute URLs."""
-        proxy = proxy_for(scheme, netloc)
+    def _new(self, scheme: str, netloc: str) -> Connection:
+        """A connected connection (through the environment's proxy, if any)."""
         target = urlsplit(f"//{netloc}")
-        host, port = target.hostname or "", target.port
-        conn: http.client.HTTPConnection
-        absolute = False
+        host, port = target.hostname or "", target.port or (443 if scheme == "https" else 80)
+        proxy = proxy_for(scheme, netloc)
+        headers: dict[str, str] = {}
         if proxy is None:
-            if scheme == "https":
-                conn = http.client.HTTPSConnection(
-                    host, port, timeout=self.connect_timeout, context=self._context(netloc)
-                )
-            else:
-                conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+            sock = dial(host, port, self.connect_timeout)
         else:
             p = urlsplit(proxy)
-            headers = {}
             if p.username:
                 import base64
 
                 user = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
                 headers["Proxy-Authorization"] = "Basic " + base64.b64encode(user).decode()
+            sock = dial(p.hostname or "", p.port or 80, self.connect_timeout)
+        try:
             if scheme == "https":
-                conn = http.client.HTTPSConnection(
-                    p.hostname or "",
-                    p.port or 80,
-                    timeout=self.connect_timeout,
-                    context=self._context(netloc),
-                )
-                conn.set_tunnel(host, port or 443, headers=headers)
-            else:
-                conn = http.client.HTTPConnection(
-                    p.hostname or "", p.port or 80, timeout=self.connect_timeout
-                )
-                absolute = True
-                conn._dockyard_proxy_headers = headers  # type: ignore[attr-defined]
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.settimeout(self.timeout)
-        conn._dockyard_absolute = absolute  # type: ignore[attr-defined]
-        return conn, absolute
+                if proxy is not None:
+                    name = _ascii_host(host)
+                    name = f"[{name}]" if ":" in name else name
+                    tunnel(sock, f"{name}:{port}", headers, self.connect_timeout)
+                tls = open_tls(sock, self._context(netloc), host, self.connect_timeout)
+                return Connection(tls, self.timeout, tls=True)
+            conn = Connection(sock, self.timeout)
+        except BaseException:
+            sock.close()
+            raise
+        if proxy is not None:
+            conn.absolute, conn.proxy_headers = True, headers
+        return conn
 
-    def _get(self, scheme: str, netloc: str) -> tuple[http.client.HTTPConnection, bool]:
+    def _get(self, scheme: str, netloc: str) -> tuple[Connection, bool]:
         """(a connection, reused?): an idle one still open, else a new one."""
         key = (scheme, netloc)
         while True:
@@ -254,33 +402,19 @@ class Transport:
                 conns = self._idle.get(key)
                 conn = conns.pop() if conns else None
             if conn is None:
-                return self._new(scheme, netloc)[0], False
-            sock = conn.sock
-            try:  # an idle connection the server closed reads as ready (EOF)
-                if sock is None:
-                    closed = True
-                else:
-                    poller = select.poll()
-                    poller.register(sock, select.POLLIN)
-                    closed = bool(poller.poll(0))
-            except (OSError, ValueError):
-                closed = True
-            if not closed:
+                return self._new(scheme, netloc), False
+            if not conn.stale():
                 return conn, True
             conn.close()
 
-    def _releaser(
-        self, scheme: str, netloc: str
-    ) -> Callable[[http.client.HTTPConnection, bool], None]:
-        def release(conn: http.client.HTTPConnection, reusable: bool) -> None:
-            if not reusable:
-                conn.close()
-                return
-            with self._lock:
-                conns = self._idle.setdefault((scheme, netloc), [])
-                if len(conns) < MAX_IDLE:
-                    conns.append(conn)
-                    return
+    def _releaser(self, scheme: str, netloc: str) -> Callable[[Connection, bool], None]:
+        def release(conn: Connection, reusable: bool) -> None:
+            if reusable:
+                with self._lock:
+                    conns = self._idle.setdefault((scheme, netloc), [])
+                    if len(conns) < MAX_IDLE:
+                        conns.append(conn)
+                        return
             conn.close()
 
         return release
@@ -339,24 +473,25 @@ class Transport:
         for attempt in range(2):
             try:
                 conn, reused = self._get(scheme, netloc)
-            except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: port
+            except (OSError, ProtocolError, ValueError) as exc:  # ValueError: a bad port
                 raise _transport_error(exc, url) from exc
-            target = url if getattr(conn, "_dockyard_absolute", False) else path
-            sent = dict(headers)
-            sent.update(getattr(conn, "_dockyard_proxy_headers", {}))
             try:
-                conn.request(method, target, body=body, headers=sent)
-                raw = conn.getresponse()
-            except (OSError, http.client.HTTPException) as exc:
+                target = f"{scheme}://{_ascii_netloc(netloc)}{path}" if conn.absolute else path
+                head, chunked = _request_head(
+                    method, target, netloc, {**headers, **conn.proxy_headers}, body
+                )
+                conn.send(head, body, chunked)
+                answer = conn.read_head()
+                while 100 <= answer.status < 200 and answer.status != 101:  # interim answers
+                    answer = conn.read_head()
+                return Response(conn, answer, method, self._releaser(scheme, netloc), url)
+            except (OSError, ProtocolError, ValueError) as exc:
                 conn.close()
                 # a kept-alive connection the server dropped meanwhile: once more, afresh
-                if (
-                    reused
-                    and replayable
-                    and attempt == 0
-                    and isinstance(exc, ConnectionError | http.client.BadStatusLine)
-                ):
+                if reused and replayable and attempt == 0 and isinstance(exc, ConnectionError):
                     continue
                 raise _transport_error(exc, url) from exc
-            return Response(raw, conn, self._releaser(scheme, netloc), url)
+            except BaseException:
+                conn.close()
+                raise
         raise AssertionError("unreachable")

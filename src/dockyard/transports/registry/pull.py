@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
 
 from dockyard import reference
 from dockyard.errors import InvalidArgument, NotFound
@@ -21,6 +20,7 @@ from dockyard.oci.digest import Digest
 from dockyard.oci.index import Index, parse_document
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
+from dockyard.records import FrozenRecord
 from dockyard.store import Store
 from dockyard.transports.registry import blobinfo
 from dockyard.transports.registry.client import RegistryClient, registry_error
@@ -34,12 +34,14 @@ MAX_CONFIG = 32 << 20
 PARALLEL = 3
 
 
-@dataclass(frozen=True)
-class Pulled:
-    image_id: str
-    remote_digest: str  # the digest of what the reference named (index or manifest)
-    name: str | None  # the tag name stored, if any
-    new: bool
+class Pulled(FrozenRecord):
+    """What a pull stored."""
+
+    def __init__(self, image_id: str, remote_digest: str, name: str | None, new: bool) -> None:
+        self.image_id = image_id
+        self.remote_digest = remote_digest  # the digest of what the reference named (index or manifest)
+        self.name = name  # the tag name stored, if any
+        self.new = new
 
 
 def _fetch_manifest(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
 
 from dockyard import reference
@@ -19,6 +18,7 @@ from dockyard.oci import mediatypes as mt
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.manifest import Manifest
+from dockyard.records import FrozenRecord
 from dockyard.store import Store
 from dockyard.transports.registry import blobinfo, upload
 from dockyard.transports.registry.client import RegistryClient, registry_error
@@ -29,11 +29,13 @@ PARALLEL = 3
 READ_CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class Pushed:
-    tag: str
-    digest: str
-    size: int
+class Pushed(FrozenRecord):
+    """What a push stored: the tag, and the manifest's digest and size."""
+
+    def __init__(self, tag: str, digest: str, size: int) -> None:
+        self.tag = tag
+        self.digest = digest
+        self.size = size
 
 
 def _exists(client: RegistryClient, path: str, digest: str, scope: str) -> bool:

@@ -8,11 +8,15 @@ Under each certs directory (`/etc/docker/certs.d`, `/etc/containers/certs.d`, or
 from __future__ import annotations
 
 import os
-import ssl
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    import ssl
 
 DEFAULT_CERTS_DIRS = (Path("/etc/docker/certs.d"), Path("/etc/containers/certs.d"))
 
@@ -50,8 +54,11 @@ def ssl_context(host: str, dirs: Iterable[Path], verify: bool) -> ssl.SSLContext
     """A client context: system CAs + the host's certs.d CAs and client certificate.
 
     Without verification (an insecure registry) the system CAs are not loaded at all:
-    reading them costs tens of milliseconds of every command's start.
+    reading them costs tens of milliseconds of every command's start. `ssl` itself is
+    imported here, when a TLS connection is really made (it loads libssl).
     """
+    import ssl
+
     if verify:
         ctx = ssl.create_default_context()
     else:
@@ -74,13 +81,13 @@ def ssl_context(host: str, dirs: Iterable[Path], verify: bool) -> ssl.SSLContext
 
 def is_untrusted_certificate(exc: BaseException) -> bool:
     """True when `exc` (or what caused it) is a failed certificate verification."""
+    ssl = sys.modules.get("ssl")  # not imported: no TLS connection was made, none failed
+    verify_error = ssl.SSLCertVerificationError if ssl is not None else ()
     seen: BaseException | None = exc
     for _ in range(8):
         if seen is None:
             return False
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            seen
-        ):
+        if isinstance(seen, verify_error) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
