@@ -109,12 +109,19 @@ class _WritebackFile(io.RawIOBase):
     Without this, a big blob's pages stay dirty until the final fsync (the kernel starts
     background writeback only past a share of RAM), and that fsync then waits for all
     of it; started early, the disk writes while the producer is still hashing.
+
+    With `drop_behind`, pages written out two steps ago also leave the page cache (a blob
+    nobody reads soon, such as a pulled layer's compressed copy): the cache does not grow
+    by the blob's size, and the next writes reuse those pages instead of new memory, which
+    on a VM whose memory is backed on first touch costs a host page fault per page.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, drop_behind: bool = False) -> None:
         self._fd = fd
         self.size = 0
         self._started = 0
+        self.drop_behind = drop_behind
+        self._dropped = 0
 
     def writable(self) -> bool:
         return True
@@ -136,7 +143,20 @@ class _WritebackFile(io.RawIOBase):
         if self.size - self._started >= WRITEBACK_STEP:
             _start_writeback(self._fd, self._started, self.size - self._started)
             self._started = self.size
+            if self.drop_behind:  # only clean pages go: written back since the step began
+                written = self._started - 2 * WRITEBACK_STEP
+                if written > self._dropped:
+                    _drop_cache(self._fd, self._dropped, written - self._dropped)
+                    self._dropped = written
         return n
+
+
+def _drop_cache(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to drop these (written) pages of `fd` from the page cache."""
+    try:
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+    except (OSError, AttributeError):  # a filesystem or platform without it: only a hint
+        pass
 
 
 class IngestFile:
@@ -149,12 +169,12 @@ class IngestFile:
     writes; a layer writer hashes its tar on its own thread), so the data is hashed once.
     """
 
-    def __init__(self, store: ContentStore, prefix: str = "blob-") -> None:
+    def __init__(self, store: ContentStore, prefix: str = "blob-", cache: bool = True) -> None:
         self._store = store
         fd, name = temp_file(store.ingest_dir, prefix, ".partial")
         try_lock_fd(fd)
         self.path = Path(name)
-        self._raw: _WritebackFile | None = _WritebackFile(fd)
+        self._raw: _WritebackFile | None = _WritebackFile(fd, drop_behind=not cache)
         self._file: io.BufferedWriter | None = io.BufferedWriter(self._raw, INGEST_BUFFER)
         self.size = 0
         self.digest: str | None = None
@@ -199,6 +219,8 @@ class IngestFile:
                 hint="the source is corrupt or truncated; nothing was stored",
             )
         if self._store.publish(self._raw.fileno(), self.path, digest):
+            if self._raw.drop_behind:  # fsynced: every page is clean now
+                _drop_cache(self._raw.fileno(), 0, 0)
             self._close()
         else:
             self.discard()
@@ -235,14 +257,20 @@ class IngestFile:
 class ContentWriter:
     """Streams one blob into ingest/, hashing as it goes; `commit()` verifies and publishes it."""
 
-    def __init__(self, store: ContentStore, expected: str | None, expected_size: int | None):
+    def __init__(
+        self,
+        store: ContentStore,
+        expected: str | None,
+        expected_size: int | None,
+        cache: bool = True,
+    ) -> None:
         self._expected = check_digest(expected) if expected is not None else None
         import hashlib
 
         self._expected_size = expected_size
         self._hash = hashlib.sha256()
         self.size = 0
-        self._ingest = IngestFile(store)
+        self._ingest = IngestFile(store, cache=cache)
         self.digest: str | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -359,8 +387,13 @@ class ContentStore:
         """A new locked file under ingest/ for a producer that hashes what it writes itself."""
         return IngestFile(self, prefix)
 
-    def writer(self, expected: str | None = None, expected_size: int | None = None) -> ContentWriter:
-        return ContentWriter(self, expected, expected_size)
+    def writer(
+        self, expected: str | None = None, expected_size: int | None = None, cache: bool = True
+    ) -> ContentWriter:
+        """A writer of one blob, verified against `expected` (and its size) at commit.
+        `cache=False` for a blob that is not read again soon: its pages leave the page cache
+        once they are on disk."""
+        return ContentWriter(self, expected, expected_size, cache)
 
     def write_bytes(self, data: bytes, expected: str | None = None) -> str:
         if expected is not None and self.has(expected):

@@ -127,8 +127,10 @@ def download_layer(
         out = stack.enter_context(store.content.writer(expected=diff_id))
         raw: ContentWriter | None = None
         if kind in ("gzip", "zstd") and not store.content.has(str(desc.digest)):
-            raw = stack.enter_context(
-                store.content.writer(expected=str(desc.digest), expected_size=desc.size)
+            raw = stack.enter_context(  # read again only by a later push: not kept in cache
+                store.content.writer(
+                    expected=str(desc.digest), expected_size=desc.size, cache=False
+                )
             )
         writer = _Stage(out.write, f"write-{key}")
 
