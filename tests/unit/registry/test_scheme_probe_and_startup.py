@@ -69,11 +69,16 @@ def test_nothing_listening_is_one_clear_error() -> None:
 
 
 def test_registry_client_starts_without_tls_email_or_dataclasses() -> None:
-    code = (
-        "import dockyard.transports.registry.client, dockyard.transports.registry.http; "
-        "import sys; print(sorted(sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = set(ast.literal_eval(out.stdout))
-    assert "dockyard.transports.registry.client" in loaded
-    assert not loaded & {"ssl", "_ssl", "http.client", "email", "dataclasses"}
+    # a whole ping of a local plain-HTTP registry, in a fresh interpreter
+    with raw_server(registry) as (host, _):
+        code = (
+            "import sys; from dockyard.transports.registry.client import RegistryClient; "
+            f"print(RegistryClient({host!r}).base_url()); print(sorted(sys.modules))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+    url, modules = out.stdout.splitlines()
+    assert url == f"http://{host}"
+    loaded = set(ast.literal_eval(modules))
+    assert not loaded & {"ssl", "_ssl", "http.client", "email", "dataclasses", "encodings.idna"}
