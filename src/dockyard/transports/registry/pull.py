@@ -11,6 +11,7 @@ import functools
 import hashlib
 
 from dockyard import reference
+from dockyard.bigbuffers import reuse_big_buffers
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.oci import mediatypes as mt
 from dockyard.oci._json import loads_object
@@ -149,6 +150,7 @@ def _fetch_layers(
             progress.status(key, "Pulling fs layer")
             todo.append((desc, diff_id, key))
     if todo:
+        reuse_big_buffers()
         run_all(
             [
                 functools.partial(

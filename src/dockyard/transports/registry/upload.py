@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urljoin
 
+from dockyard.bigbuffers import reuse_big_buffers
 from dockyard.store import Store
 from dockyard.store.content import ContentWriter
 from dockyard.transports.registry.client import RegistryClient, registry_error
@@ -81,6 +82,8 @@ def upload_blob(
     chunk_size: int | None = None,
 ) -> None:
     """Upload a stored blob: POST, then one PUT with the body (or PATCH chunks + PUT)."""
+    if size > READ_CHUNK:
+        reuse_big_buffers()
     scope = f"repository:{path}:pull,push"
     location = start(client, path, scope)
     offset = 0
@@ -200,6 +203,7 @@ def upload_compressing(
     """Gzip the stored layer `diff_id` while uploading it; stores and records the gzip
     variant; returns (digest, size). StreamFailed when the stream could not finish
     (nothing is recorded then; the caller retries the ordinary way)."""
+    reuse_big_buffers()
     scope = f"repository:{path}:pull,push"
     location = start(client, path, scope)
     with store.content.writer() as keep:
