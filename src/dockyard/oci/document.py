@@ -88,6 +88,18 @@ class Document(FrozenRecord):
     extra: dict[str, Any]
     raw: bytes | None = None
 
+    def _set_common(
+        self, media_type: str, schema_version: int, annotations: dict[str, str] | None,
+        subject: Descriptor | None, artifact_type: str, extra: dict[str, Any] | None,
+    ) -> None:
+        """Set the fields every document has (from a subclass's `__init__`)."""
+        self.media_type = media_type
+        self.schema_version = schema_version
+        self.annotations = annotations
+        self.subject = subject
+        self.artifact_type = artifact_type
+        self.extra = {} if extra is None else extra
+
     @property
     def is_docker(self) -> bool:
         return self.media_type == self.DOCKER_TYPE

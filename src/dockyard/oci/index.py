@@ -40,12 +40,7 @@ class Index(Document):
         extra: dict[str, Any] | None = None,
     ) -> None:
         self.manifests = tuple(manifests)
-        self.media_type = media_type
-        self.schema_version = schema_version
-        self.annotations = annotations
-        self.subject = subject
-        self.artifact_type = artifact_type
-        self.extra = {} if extra is None else extra
+        self._set_common(media_type, schema_version, annotations, subject, artifact_type, extra)
 
     # -- JSON ----------------------------------------------------------------------------
 
