@@ -93,6 +93,21 @@ def dy(
     return Dy(tmp_path / store, env)(*args, input=input, check=check)
 
 
+def image_id(tmp_path: Path, env: dict[str, str], ref: str, store: str = "store") -> str:
+    """The ID of the image `ref` in tmp_path/STORE ("" when there is none)."""
+    return Dy(tmp_path / store, env).image_id(ref)
+
+
+def login(
+    tmp_path: Path, env: dict[str, str], host: str, user: str, password: str
+) -> subprocess.CompletedProcess[str]:
+    """`dockyard login -u USER --password-stdin HOST`, not checked (see dy)."""
+    return dy(
+        tmp_path, env, "login", "-u", user, "--password-stdin", host, input=password + "\n",
+        check=False,
+    )  # fmt: skip
+
+
 def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

@@ -12,6 +12,8 @@ from helpers.registry import (
     Server,
     dy,
     htpasswd_file,
+    image_id,
+    login,
     seed,
     start_dockyard_registry,
 )
@@ -57,17 +59,7 @@ def test_dropped_connection_midway_is_resumed(
     finally:
         proxy.stop()
     assert proxy.drops == 1
-    out = dy(
-        tmp_path,
-        env,
-        "image",
-        "inspect",
-        "--format",
-        "{{.Id}}",
-        f"{proxy.host}/big/img:1",
-        check=False,
-    )
-    assert out.stdout.strip() == info["config"]
+    assert image_id(tmp_path, env, f"{proxy.host}/big/img:1") == info["config"]
 
 
 def test_wrong_password_and_refusing_token_endpoint(tmp_path: Path, env: dict[str, str]) -> None:
@@ -76,32 +68,10 @@ def test_wrong_password_and_refusing_token_endpoint(tmp_path: Path, env: dict[st
     try:
         err = one_error(dy(tmp_path, env, "pull", f"{server.host}/any/img:1", check=False))
         assert "token server" in err and "refused" in err and "dockyard login" in err
-        err = one_error(
-            dy(
-                tmp_path,
-                env,
-                "login",
-                "-u",
-                "user",
-                "--password-stdin",
-                server.host,
-                input="nope\n",
-                check=False,
-            )
-        )
+        err = one_error(login(tmp_path, env, server.host, "user", "nope"))
         assert "refused" in err
         assert not (tmp_path / "docker-config" / "config.json").exists()
-        ok = dy(
-            tmp_path,
-            env,
-            "login",
-            "-u",
-            "user",
-            "--password-stdin",
-            server.host,
-            input="pass\n",
-            check=False,
-        )
+        ok = login(tmp_path, env, server.host, "user", "pass")
         assert ok.returncode == 0 and "Login Succeeded" in ok.stdout
         # authenticated through the bearer flow, the repository is simply empty
         err = one_error(dy(tmp_path, env, "pull", f"{server.host}/any/img:1", check=False))

@@ -20,6 +20,7 @@ from helpers.registry import (
     Server,
     dy,
     htpasswd_file,
+    login,
     sha,
     start_distribution,
     tar_of,
@@ -181,25 +182,11 @@ def test_distribution_registry_with_htpasswd(
     denied = dy(tmp_path, env, "push", ref, check=False)
     assert denied.returncode == 125 and "Traceback" not in denied.stderr
     assert "Error:" in denied.stderr and "login" in denied.stderr
-    wrong = dy(
-        tmp_path,
-        env,
-        "login",
-        "-u",
-        "user",
-        "--password-stdin",
-        dist.host,
-        input="wrong\n",
-        check=False,
-    )
+    wrong = login(tmp_path, env, dist.host, "user", "wrong")
     assert wrong.returncode == 125 and "UNAUTHORIZED" in wrong.stderr
     assert not (tmp_path / "docker-config" / "config.json").exists()
-    assert (
-        "Login Succeeded"
-        in dy(
-            tmp_path, env, "login", "-u", "user", "--password-stdin", dist.host, input="pass\n"
-        ).stdout
-    )
+    ok = login(tmp_path, env, dist.host, "user", "pass")
+    assert ok.returncode == 0 and "Login Succeeded" in ok.stdout, ok.stderr
     config = json.loads((tmp_path / "docker-config" / "config.json").read_text())
     assert config["auths"][dist.host]["auth"] == "dXNlcjpwYXNz"
     assert "1: digest: sha256:" in dy(tmp_path, env, "push", ref).stdout

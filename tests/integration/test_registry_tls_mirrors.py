@@ -15,6 +15,7 @@ import pytest
 from helpers.registry import (
     Server,
     dy,
+    image_id,
     non_loopback_ip,
     seed,
     self_signed_ca_and_cert,
@@ -76,10 +77,7 @@ def test_tls_untrusted_refused_insecure_or_certs_d_trusted(
     shutil.copy(tls["ca.crt"], trusted / "ca.crt")
     ok = dy(tmp_path, env, "pull", ref, check=False)
     assert ok.returncode == 0, ok.stderr
-    image = dy(
-        tmp_path, env, "image", "inspect", "--format", "{{.Id}}", ref, check=False
-    ).stdout.strip()
-    assert image == info["config"]
+    assert image_id(tmp_path, env, ref) == info["config"]
     # and pushes go over the same verified connection
     pushed = dy(tmp_path, env, "push", f"{server.host}/secure/img:1", check=False)
     assert pushed.returncode == 0, pushed.stderr
@@ -101,31 +99,14 @@ def test_failing_mirror_falls_back_to_the_registry(
     )  # the mirror answers 404: the registry serves it
     assert out.returncode == 0, out.stderr
     assert f"mirror {mirror.host} failed" in out.stdout
-    assert (
-        dy(
-            tmp_path, env, "image", "inspect", "--format", "{{.Id}}", ref, check=False
-        ).stdout.strip()
-        == info["config"]
-    )
+    assert image_id(tmp_path, env, ref) == info["config"]
     # once the mirror has the image, it is used first: the registry may even be down
     mirrored = seed(tmp_path, mirror.host, "lib/app:2", os.urandom(1 << 16))
     seed(tmp_path, upstream.host, "lib/app:2", os.urandom(1 << 16))
     upstream.stop()
     out = dy(tmp_path, env, "pull", f"{upstream.host}/lib/app:2", check=False)
     assert out.returncode == 0, out.stderr
-    assert (
-        dy(
-            tmp_path,
-            env,
-            "image",
-            "inspect",
-            "--format",
-            "{{.Id}}",
-            f"{upstream.host}/lib/app:2",
-            check=False,
-        ).stdout.strip()
-        == mirrored["config"]
-    )
+    assert image_id(tmp_path, env, f"{upstream.host}/lib/app:2") == mirrored["config"]
 
 
 def test_pulled_layers_are_pushed_on_as_they_came(
