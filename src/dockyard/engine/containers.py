@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -137,7 +136,7 @@ class ContainerEngine(ContainerSetup, ContainerQueries):
             "cmd": list(cmd) if cmd else None, "image_config": info.config,
             "options": opts_json(opts), "network_mode": req.network,
             "requested_ports": [m.to_json() for m in requested], "exposed": exposed,
-            "publish_all": req.publish_all, "restart": asdict(restart),
+            "publish_all": req.publish_all, "restart": restart.to_json(),
             "auto_remove": req.auto_remove, "detach": req.detach,
             "hostname": default_hostname(opts.hostname, req.network, cid), "labels": dict(opts.labels),
             "stop_signal": info.config.get("StopSignal") or "SIGTERM",

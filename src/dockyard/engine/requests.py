@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dockyard.records import Record
 from dockyard.runtime.bundle import MountSpec, RunOptions
 
 if TYPE_CHECKING:
@@ -14,21 +14,27 @@ if TYPE_CHECKING:
 SPECIAL_NETWORKS = ("none", "host")
 
 
-@dataclass
-class CreateRequest:
+class CreateRequest(Record):
     """Everything `docker create/run` says, already parsed (see runtime/requests.py)."""
 
-    image: str
-    options: RunOptions = field(default_factory=RunOptions)
-    name: str | None = None
-    publish: list[str] = field(default_factory=list)
-    publish_all: bool = False
-    network: str = "bridge"
-    restart: str | None = None
-    auto_remove: bool = False
-    detach: bool = False
-    healthcheck: dict[str, Any] | None = None  # Docker's HealthConfig: overrides the image's
-    aliases: list[str] = field(default_factory=list)  # --network-alias, on the `network` joined
+    def __init__(
+        self, image: str, options: RunOptions | None = None, name: str | None = None,
+        publish: list[str] | None = None, publish_all: bool = False, network: str = "bridge",
+        restart: str | None = None, auto_remove: bool = False, detach: bool = False,
+        healthcheck: dict[str, Any] | None = None,  # Docker's HealthConfig: overrides the image's
+        aliases: list[str] | None = None,  # --network-alias, on the `network` joined
+    ) -> None:  # fmt: skip
+        self.image = image
+        self.options = RunOptions() if options is None else options
+        self.name = name
+        self.publish: list[str] = [] if publish is None else publish
+        self.publish_all = publish_all
+        self.network = network
+        self.restart = restart
+        self.auto_remove = auto_remove
+        self.detach = detach
+        self.healthcheck = healthcheck
+        self.aliases: list[str] = [] if aliases is None else aliases
 
 
 def requested_ports(req: CreateRequest, info: ImageInfo) -> tuple[list[PortMapping], list[str]]:
@@ -52,9 +58,17 @@ def requested_ports(req: CreateRequest, info: ImageInfo) -> tuple[list[PortMappi
 
 
 def opts_json(opts: RunOptions) -> dict[str, Any]:
-    d = asdict(opts)
-    d["mounts"] = [m.to_json() for m in opts.mounts]
-    return d
+    """Every field of `opts` (lists and maps copied, mounts as their JSON): what a container stores."""
+    return {
+        "command": list(opts.command),
+        "entrypoint": None if opts.entrypoint is None else list(opts.entrypoint),
+        "env": list(opts.env), "workdir": opts.workdir, "user": opts.user,
+        "group_add": list(opts.group_add), "hostname": opts.hostname, "tty": opts.tty,
+        "interactive": opts.interactive, "read_only": opts.read_only,
+        "cap_add": list(opts.cap_add), "cap_drop": list(opts.cap_drop),
+        "privileged": opts.privileged, "memory": opts.memory, "cpus": opts.cpus, "init": opts.init,
+        "mounts": [m.to_json() for m in opts.mounts], "labels": dict(opts.labels),
+    }  # fmt: skip
 
 
 def opts_from_json(d: dict[str, Any]) -> RunOptions:

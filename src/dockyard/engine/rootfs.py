@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from dockyard.records import FrozenRecord
 
-@dataclass(frozen=True)
-class ImageInfo:
-    id: str
-    name: str
-    config: dict[str, Any]  # the image config's "config" object (Env, Cmd, ...)
-    architecture: str = ""  # the image config's "architecture" (amd64, 386, ...)
+
+class ImageInfo(FrozenRecord):
+    """The image a container is made from: its ID, the name asked for, and its run config."""
+
+    def __init__(
+        self, id: str, name: str,
+        config: dict[str, Any],  # the image config's "config" object (Env, Cmd, ...)
+        architecture: str = "",  # the image config's "architecture" (amd64, 386, ...)
+    ) -> None:  # fmt: skip
+        self.id = id
+        self.name = name
+        self.config = config
+        self.architecture = architecture
 
 
 class ImageSource(Protocol):
@@ -81,11 +88,11 @@ def _top_chain(diff_ids: list[str] | None) -> str | None:
     """The chain ID of an image's top layer (as snapshots key committed layers)."""
     if not diff_ids:
         return None
-    import hashlib
+    from dockyard.smallhash import sha256  # a few short strings: no OpenSSL load on `run`
 
     chain = diff_ids[0]
     for diff_id in diff_ids[1:]:
-        chain = "sha256:" + hashlib.sha256(f"{chain} {diff_id}".encode()).hexdigest()
+        chain = "sha256:" + sha256(f"{chain} {diff_id}".encode()).hexdigest()
     return chain
 
 

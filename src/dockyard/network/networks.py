@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import builtins
-import hashlib
 import ipaddress
 import json
-import secrets
+import os
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.network import cni, firewall
+from dockyard.records import Record
+from dockyard.smallhash import sha256  # a short path: no OpenSSL load (~4 ms) on `run`
 from dockyard.store.db import Database, register_schema
 
 DEFAULT_NETWORK = "bridge"
@@ -38,17 +38,22 @@ register_schema(
 )
 
 
-@dataclass
-class Network:
-    name: str
-    id: str
-    driver: str
-    bridge: str
-    subnet: str
-    gateway: str
-    internal: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
-    created: float = 0.0
+class Network(Record):
+    """One row of the `networks` table: a bridge, its subnet and gateway."""
+
+    def __init__(
+        self, name: str, id: str, driver: str, bridge: str, subnet: str, gateway: str,
+        internal: bool = False, labels: dict[str, str] | None = None, created: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.id = id
+        self.driver = driver
+        self.bridge = bridge
+        self.subnet = subnet
+        self.gateway = gateway
+        self.internal = internal
+        self.labels: dict[str, str] = {} if labels is None else labels
+        self.created = created
 
     @property
     def user_defined(self) -> bool:
@@ -86,7 +91,7 @@ class NetworkStore:
         self.root = root
         self.conf_dir = root / "networks"
         self.ipam_dir = root / "cni" / "networks"
-        self._salt = hashlib.sha256(str(root.resolve()).encode()).hexdigest()
+        self._salt = sha256(str(root.resolve()).encode()).hexdigest()
 
     # -- records -------------------------------------------------------------------------
     def get(self, name_or_id: str) -> Network:
@@ -158,7 +163,7 @@ class NetworkStore:
             gw = gateway or str(next(net.hosts()))
             used = {n.bridge for n in existing}
             index = next(i for i in range(256) if self._bridge_name(i) not in used)
-            rec = Network(name=name, id=secrets.token_hex(32), driver="bridge",
+            rec = Network(name=name, id=os.urandom(32).hex(), driver="bridge",
                           bridge=self._bridge_name(index), subnet=str(net), gateway=gw,
                           internal=internal, labels=labels or {}, created=time.time())  # fmt: skip
             conn.execute(

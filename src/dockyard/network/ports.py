@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
 
 from dockyard.errors import Conflict, InvalidArgument
+from dockyard.records import FrozenRecord
 
 
-@dataclass(frozen=True)
-class PortMapping:
+class PortMapping(FrozenRecord):
     """One published port: host_ip ("" = all addresses), host_port, container_port, protocol."""
 
-    host_ip: str
-    host_port: int
-    container_port: int
-    protocol: str = "tcp"
+    def __init__(self, host_ip: str, host_port: int, container_port: int, protocol: str = "tcp") -> None:
+        self.host_ip = host_ip
+        self.host_port = host_port
+        self.container_port = container_port
+        self.protocol = protocol
 
     def to_json(self) -> dict[str, object]:
         return {"hostIP": self.host_ip, "hostPort": self.host_port,

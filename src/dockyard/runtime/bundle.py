@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InvalidArgument
+from dockyard.records import Record
 from dockyard.runtime import rootless, spec_defaults
 from dockyard.runtime.users import ResolvedUser, resolve_in_root, resolve_user
 
 OCI_VERSION = "1.0.2"
 
 
-@dataclass
-class MountSpec:
+class MountSpec(Record):
     """One `-v`/`--mount`: a host path (bind, or a named volume's data dir) at `destination`."""
 
-    source: str
-    destination: str
-    readonly: bool = False
-    kind: str = "bind"  # "bind" | "volume" | "tmpfs"
-    name: str | None = None  # volume name for kind == "volume"
+    def __init__(
+        self, source: str, destination: str, readonly: bool = False,
+        kind: str = "bind",  # "bind" | "volume" | "tmpfs"
+        name: str | None = None,  # volume name for kind == "volume"
+    ) -> None:  # fmt: skip
+        self.source = source
+        self.destination = destination
+        self.readonly = readonly
+        self.kind = kind
+        self.name = name
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "destination": self.destination,
@@ -35,28 +39,39 @@ class MountSpec:
                    d.get("kind", "bind"), d.get("name"))  # fmt: skip
 
 
-@dataclass
-class RunOptions:
+class RunOptions(Record):
     """What `docker run` flags say about the process and its sandbox (not about networking)."""
 
-    command: list[str] = field(default_factory=list)  # args after the image
-    entrypoint: list[str] | None = None  # --entrypoint ("" -> [] clears it)
-    env: list[str] = field(default_factory=list)  # KEY=VAL after -e/--env-file resolution
-    workdir: str | None = None
-    user: str | None = None
-    group_add: list[str] = field(default_factory=list)
-    hostname: str | None = None
-    tty: bool = False
-    interactive: bool = False
-    read_only: bool = False
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    privileged: bool = False
-    memory: int | None = None  # bytes
-    cpus: float | None = None
-    init: bool = False
-    mounts: list[MountSpec] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
+    def __init__(
+        self, command: list[str] | None = None,  # args after the image
+        entrypoint: list[str] | None = None,  # --entrypoint ("" -> [] clears it)
+        env: list[str] | None = None,  # KEY=VAL after -e/--env-file resolution
+        workdir: str | None = None, user: str | None = None, group_add: list[str] | None = None,
+        hostname: str | None = None, tty: bool = False, interactive: bool = False,
+        read_only: bool = False, cap_add: list[str] | None = None, cap_drop: list[str] | None = None,
+        privileged: bool = False,
+        memory: int | None = None,  # bytes
+        cpus: float | None = None, init: bool = False, mounts: list[MountSpec] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        self.command: list[str] = [] if command is None else command
+        self.entrypoint = entrypoint
+        self.env: list[str] = [] if env is None else env
+        self.workdir = workdir
+        self.user = user
+        self.group_add: list[str] = [] if group_add is None else group_add
+        self.hostname = hostname
+        self.tty = tty
+        self.interactive = interactive
+        self.read_only = read_only
+        self.cap_add: list[str] = [] if cap_add is None else cap_add
+        self.cap_drop: list[str] = [] if cap_drop is None else cap_drop
+        self.privileged = privileged
+        self.memory = memory
+        self.cpus = cpus
+        self.init = init
+        self.mounts: list[MountSpec] = [] if mounts is None else mounts
+        self.labels: dict[str, str] = {} if labels is None else labels
 
 
 def resolve_args(image_cfg: dict[str, Any], opts: RunOptions) -> list[str]:

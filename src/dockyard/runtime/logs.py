@@ -6,20 +6,27 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from dockyard.errors import InvalidArgument
+from dockyard.records import FrozenRecord
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$")
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    timestamp: str  # RFC 3339 with nanoseconds, as conmon wrote it
-    stream: str  # "stdout" | "stderr"
-    text: bytes  # with its newline unless partial
+class LogEntry(FrozenRecord):
+    """One line of a k8s-file log."""
+
+    def __init__(
+        self,
+        timestamp: str,  # RFC 3339 with nanoseconds, as conmon wrote it
+        stream: str,  # "stdout" | "stderr"
+        text: bytes,  # with its newline unless partial
+    ) -> None:
+        self.timestamp = timestamp
+        self.stream = stream
+        self.text = text
 
     @property
     def epoch(self) -> float:

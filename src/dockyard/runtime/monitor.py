@@ -6,24 +6,28 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import Unavailable
+from dockyard.records import FrozenRecord
 from dockyard.runtime.oci_runtime import OciRuntime, runtime_failure
 
 
-@dataclass(frozen=True)
-class MonitorPaths:
+class MonitorPaths(FrozenRecord):
     """Where conmon keeps one container's files (all under the container's directory)."""
 
-    bundle: Path
-    log: Path  # k8s-file format: "<RFC3339Nano> stdout|stderr F|P <text>"
-    pid_file: Path
-    conmon_pid_file: Path
-    exit_dir: Path
-    runtime_log: Path
-    socket_dir: Path
+    def __init__(
+        self, bundle: Path,
+        log: Path,  # k8s-file format: "<RFC3339Nano> stdout|stderr F|P <text>"
+        pid_file: Path, conmon_pid_file: Path, exit_dir: Path, runtime_log: Path, socket_dir: Path,
+    ) -> None:  # fmt: skip
+        self.bundle = bundle
+        self.log = log
+        self.pid_file = pid_file
+        self.conmon_pid_file = conmon_pid_file
+        self.exit_dir = exit_dir
+        self.runtime_log = runtime_log
+        self.socket_dir = socket_dir
 
     @classmethod
     def for_container(cls, container_dir: Path) -> MonitorPaths:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import InvalidArgument, NotFound
+from dockyard.records import FrozenRecord
 from dockyard.runtime.bundle import MountSpec
 
 
-@dataclass(frozen=True)
-class RestartPolicy:
-    name: str = "no"  # no | always | unless-stopped | on-failure
-    max_retries: int = 0
+class RestartPolicy(FrozenRecord):
+    """`--restart`: when a container that exited is started again."""
+
+    def __init__(
+        self, name: str = "no",  # no | always | unless-stopped | on-failure
+        max_retries: int = 0,
+    ) -> None:  # fmt: skip
+        self.name = name
+        self.max_retries = max_retries
+
+    def to_json(self) -> dict[str, object]:
+        """As a container stores it (read back with `RestartPolicy(**d)`)."""
+        return {"name": self.name, "max_retries": self.max_retries}
 
     def should_restart(self, exit_code: int, restart_count: int, stopped_by_user: bool) -> bool:
         if stopped_by_user or self.name == "no":

@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InvalidArgument
 from dockyard.paths import rootless as active
+from dockyard.records import FrozenRecord
 
 __all__ = ["IdRange", "active", "adjust_spec", "check_network", "id_mappings", "sub_ranges"]
 
@@ -35,12 +35,12 @@ SUBID_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class IdRange:
+class IdRange(FrozenRecord):
     """One line of /etc/subuid or /etc/subgid: `count` ids from `start`."""
 
-    start: int
-    count: int
+    def __init__(self, start: int, count: int) -> None:
+        self.start = start
+        self.count = count
 
 
 def sub_ranges(path: Path, uid: int) -> list[IdRange]:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.errors import InvalidArgument
+from dockyard.records import FrozenRecord
 
 MAX_LINKS = 40
 
 
-@dataclass(frozen=True)
-class ResolvedUser:
-    uid: int
-    gid: int
-    additional_gids: list[int] = field(default_factory=list)
-    home: str = "/"
-    name: str | None = None
+class ResolvedUser(FrozenRecord):
+    """The ids, supplementary groups and home directory a `-u` value names in an image."""
+
+    def __init__(
+        self, uid: int, gid: int, additional_gids: list[int] | None = None, home: str = "/",
+        name: str | None = None,
+    ) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.additional_gids: list[int] = [] if additional_gids is None else additional_gids
+        self.home = home
+        self.name = name
 
 
 def resolve_in_root(root: Path, path: str) -> Path:
