@@ -1,4 +1,5 @@
-"""Container endpoints: create, start, list, inspect, stop, kill, restart, wait, remove, logs, top."""
+"""Container endpoints: create, start, list, inspect, stop, kill, rename, restart, wait, remove, logs,
+top, commit."""
 
 from __future__ import annotations
 
@@ -135,6 +136,13 @@ def kill(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def rename(request: Request) -> Response:
+    eng = engine(request)
+    c = _get(eng, request.path_params["id"])
+    eng.rename(c.id, request.query_params.get("name") or "")
+    return Response(status_code=204)
+
+
 def restart(request: Request) -> Response:
     eng = engine(request)
     c = _get(eng, request.path_params["id"])
@@ -209,7 +217,30 @@ def prune(request: Request) -> Response:
     return JSONResponse({"ContainersDeleted": gone or None, "SpaceReclaimed": 0})
 
 
+async def commit(request: Request) -> Response:
+    """`POST /commit`: the container's changes as a new image; `{"Id": "sha256:..."}`."""
+    from dockyard.engine.commit import commit as commit_container
+    from dockyard.engine.commit import parse_body
+
+    q = request.query_params
+    config = parse_body(await request.body())
+    ref = q.get("container") or ""
+    repo, tag = q.get("repo") or "", q.get("tag") or ""
+    name = (f"{repo}:{tag}" if tag else repo) or None
+
+    def run() -> Response:
+        eng = engine(request)
+        _get(eng, ref)
+        result = commit_container(eng, ref, name, author=q.get("author") or "",
+                                  message=q.get("comment") or "", changes=q.getlist("changes"),
+                                  pause=_flag(request, "pause", True), config=config)  # fmt: skip
+        return JSONResponse({"Id": result.id}, status_code=201)
+
+    return await _run_sync(request, run)
+
+
 ROUTES = [
+    Route("/commit", commit, methods=["POST"]),
     Route("/containers/create", create, methods=["POST"]),
     Route("/containers/json", list_containers, methods=["GET"]),
     Route("/containers/prune", prune, methods=["POST"]),
@@ -217,6 +248,7 @@ ROUTES = [
     Route("/containers/{id}/start", start, methods=["POST"]),
     Route("/containers/{id}/stop", stop, methods=["POST"]),
     Route("/containers/{id}/kill", kill, methods=["POST"]),
+    Route("/containers/{id}/rename", rename, methods=["POST"]),
     Route("/containers/{id}/restart", restart, methods=["POST"]),
     Route("/containers/{id}/wait", wait, methods=["POST"]),
     Route("/containers/{id}/logs", logs, methods=["GET"]),

@@ -305,10 +305,50 @@ def port(obj: Any, container: str, private_port: str | None) -> None:
 
 @click.command()
 @click.argument("container")
+@click.argument("new_name")
+@click.pass_obj
+def rename(obj: Any, container: str, new_name: str) -> None:
+    """Rename a container."""
+    engine(obj).rename(container, new_name)
+
+
+@click.command()
+@click.argument("container")
 @click.pass_obj
 def top(obj: Any, container: str) -> None:
     """Display the running processes of a container."""
     click.echo(engine(obj).top(container).rstrip("\n"))
+
+
+class _GoBool(click.ParamType):
+    """A bool option value as Go's flag package reads it, `-p=false` included."""
+
+    name = "boolean"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = value.removeprefix("=") if isinstance(value, str) else value
+        return click.BOOL.convert(text, param, ctx)
+
+
+@click.command()
+@click.option("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").')
+@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction to the created image.")
+@click.option("-m", "--message", default="", help="Commit message.")
+@click.option("-p", "--pause", type=_GoBool(), default=True, show_default=True,
+              help="Pause container during commit (-p=false, --pause=false).")
+@click.argument("container_ref", metavar="CONTAINER")
+@click.argument("repository", metavar="[REPOSITORY[:TAG]]", required=False)
+@click.pass_obj
+def commit(obj: Any, author: str, changes: tuple[str, ...], message: str, pause: bool,
+           container_ref: str, repository: str | None) -> None:  # fmt: skip
+    """Create a new image from a container's changes."""
+    from dockyard.engine.commit import commit as commit_container
+
+    result = commit_container(engine(obj), container_ref, repository, author=author,
+                              message=message, changes=changes, pause=pause)  # fmt: skip
+    for warning in result.warnings:
+        click.echo(f"WARNING: {warning}", err=True)
+    click.echo(result.id)
 
 
 @click.group()
@@ -341,7 +381,8 @@ def container_cleanup(obj: Any, container_id: str) -> None:
 
 COMMANDS = {"run": run, "create": create, "start": start, "ps": ps, "logs": logs, "stop": stop,
             "kill": kill, "restart": restart, "rm": rm, "exec": exec_, "inspect": inspect,
-            "wait": wait, "port": port, "top": top}  # fmt: skip
+            "wait": wait, "port": port, "top": top, "commit": commit,
+            "rename": rename}  # fmt: skip
 
 
 def register(group: click.Group) -> None:

@@ -34,6 +34,7 @@ class Context:
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "build": ("cmd_build",),
     "builder": ("cmd_build",),
+    "commit": ("cmd_containers",),
     "container": ("cmd_containers",),
     "create": ("cmd_containers",),
     "dockerfile": ("cmd_dockerfile",),
@@ -56,6 +57,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "pull": ("cmd_registry",),
     "push": ("cmd_registry",),
     "registry": ("cmd_registry",),
+    "rename": ("cmd_containers",),
     "restart": ("cmd_containers",),
     "rm": ("cmd_containers",),
     "rmi": ("cmd_images",),

@@ -359,6 +359,15 @@ class ContainerEngine(ContainerSetup, ContainerQueries):
             self._wait_exit(c, 5.0)
         return self.refresh(self.records.get(c.id))
 
+    def rename(self, ref: str, name: str) -> Container:
+        """`docker rename`: a new name; peers on user-defined networks see it in /etc/hosts."""
+        c = self.records.get(ref)
+        with self._locked(c):
+            c = self.records.rename(self.records.get(c.id), name)
+        if c.state == RUNNING and netengine.on_user_network(c):
+            netengine.refresh_hosts(self.networks, self.records)
+        return c
+
     def restart(self, ref: str, timeout: float | None = None) -> Container:
         self.stop(ref, timeout)
         return self.start(ref)

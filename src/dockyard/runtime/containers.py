@@ -185,6 +185,26 @@ class ContainerRecords:
             )  # fmt: skip
         return c
 
+    def rename(self, c: Container, name: str) -> Container:
+        """Give `c` the free, valid name `name` (Docker's errors otherwise)."""
+        name = check_name(name)
+        if name == c.name:
+            raise InvalidArgument(
+                "Renaming a container with the same name as its current name",
+                hint="give the new name as the second argument",
+            )
+        try:
+            with self.db.transaction() as conn:
+                if conn.execute("SELECT 1 FROM containers WHERE name = ?", (name,)).fetchone():
+                    raise self._name_taken(name)
+                conn.execute("UPDATE containers SET name = ? WHERE id = ?", (name, c.id))
+        except Exception as exc:
+            if "UNIQUE" in str(exc):
+                raise self._name_taken(name) from exc
+            raise
+        c.name = name
+        return c
+
     def delete(self, cid: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM port_reservations WHERE container_id = ?", (cid,))

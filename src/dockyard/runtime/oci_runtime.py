@@ -215,6 +215,13 @@ class OciRuntime:
             proc = self._run(["kill", cid, str(sig)], f"kill {cid}", check=False)
         return proc.returncode == 0
 
+    def pause(self, cid: str) -> None:
+        """Freeze every process of the container (its cgroup's freezer)."""
+        self._run(["pause", cid], f"pause {cid}")
+
+    def resume(self, cid: str) -> None:
+        self._run(["resume", cid], f"resume {cid}")
+
     def delete(self, cid: str, force: bool = False) -> None:
         self._run(["delete"] + (["--force"] if force else []) + [cid], f"delete {cid}", check=False)
 
