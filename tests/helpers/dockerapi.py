@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 DOCKYARD = [sys.executable, "-m", "dockyard.cli.entry"]  # what the `dockyard` executable runs
 
@@ -97,3 +99,15 @@ def release_network_devices(root: Path) -> None:
         db = Database(root / "metadata.db")
         NetworkStore(db, root).release_devices()
         db.close()
+
+
+@pytest.fixture
+def docker(tmp_path: Path, busybox_tar: Path) -> Iterator[Docker]:
+    """A service over a fresh store root, busybox imported through `docker import` (the test
+    module provides `busybox_tar`); its containers are removed at the end."""
+    if not os.access(DOCKER, os.X_OK):
+        pytest.skip("the docker client is not installed")
+    with service(tmp_path / "root", tmp_path / "docker.sock", tmp_path / "service.log") as d:
+        d("import", str(busybox_tar), "busybox:latest")
+        yield d
+        d("rm", "-f", *d("ps", "-aq").stdout.split(), check=False)

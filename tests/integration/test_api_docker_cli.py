@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import dockerapi
 from helpers.busybox import make_rootfs_tar
-from helpers.dockerapi import DOCKER, Docker, service
+from helpers.dockerapi import DOCKER, Docker
 
 pytestmark = pytest.mark.integration
+docker = dockerapi.docker  # the service fixture, over this module's busybox_tar
 
 
 def _free_port() -> int:
@@ -27,17 +27,6 @@ def _free_port() -> int:
 def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("busybox")
     return make_rootfs_tar(work / "busybox.tar", work)
-
-
-@pytest.fixture
-def docker(tmp_path: Path, busybox_tar: Path) -> Iterator[Docker]:
-    """A service over a fresh store root, busybox imported through `docker import`."""
-    if not os.access(DOCKER, os.X_OK):
-        pytest.skip("the docker client is not installed")
-    with service(tmp_path / "root", tmp_path / "docker.sock", tmp_path / "service.log") as d:
-        d("import", str(busybox_tar), "busybox:latest")
-        yield d
-        d("rm", "-f", *d("ps", "-aq").stdout.split(), check=False)
 
 
 def _http_get(url: str, timeout: float = 5.0) -> str:

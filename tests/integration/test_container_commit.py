@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from helpers import containers as h
+from helpers import dockerapi
 from helpers.containers import Dockyard
-from helpers.dockerapi import DOCKER, Docker, service
+from helpers.dockerapi import Docker
 
 pytestmark = pytest.mark.integration
 busybox_tar, dy = h.busybox_tar, h.dy
+docker = dockerapi.docker  # the service fixture, over this module's busybox_tar
 
 CHANGES = "echo hello > /new; echo extra >> /etc/passwd; rm /bin/ls; mkdir -p /d; echo 1 > /d/f"
 
@@ -78,16 +77,6 @@ def test_commit_errors_are_one_line_and_create_nothing(dy: Dockyard) -> None:
     assert bad.returncode == 125 and bad.stderr.startswith("Error: invalid --change")
     assert "Traceback" not in bad.stderr
     assert _image_ids(dy) == before
-
-
-@pytest.fixture
-def docker(tmp_path: Path, busybox_tar: Path) -> Iterator[Docker]:
-    if not os.access(DOCKER, os.X_OK):
-        pytest.skip("the docker client is not installed")
-    with service(tmp_path / "root", tmp_path / "docker.sock", tmp_path / "service.log") as d:
-        d("import", str(busybox_tar), "busybox:latest")
-        yield d
-        d("rm", "-f", *d("ps", "-aq").stdout.split(), check=False)
 
 
 def test_docker_cli_commit_then_run(docker: Docker) -> None:

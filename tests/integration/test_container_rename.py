@@ -4,19 +4,17 @@ container under its new name, peers on a user-defined network see it, Docker's e
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from helpers import containers as h
-from helpers.busybox import make_rootfs_tar
+from helpers import dockerapi
 from helpers.containers import Dockyard
-from helpers.dockerapi import DOCKER, Docker, service
+from helpers.dockerapi import Docker
 
 pytestmark = pytest.mark.integration
 busybox_tar, dy = h.busybox_tar, h.dy  # fixtures shared with test_containers*.py
+docker = dockerapi.docker  # the service fixture, over this module's busybox_tar
 
 
 def _one_error(out: subprocess.CompletedProcess[str]) -> str:
@@ -46,18 +44,6 @@ def test_rename_keeps_the_container_and_peers_see_the_new_name(dy: Dockyard) -> 
     assert sorted(dy("ps", "--format", "{{.Names}}").stdout.split()) == ["new", "peer"]
     dy("rm", "-f", "new", "peer")
     dy("network", "rm", "renet")
-
-
-@pytest.fixture
-def docker(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Docker]:
-    if not os.access(DOCKER, os.X_OK):
-        pytest.skip("the docker client is not installed")
-    work = tmp_path_factory.mktemp("busybox-api")
-    tar = make_rootfs_tar(work / "busybox.tar", work)
-    with service(tmp_path / "root", tmp_path / "docker.sock", tmp_path / "service.log") as d:
-        d("import", str(tar), "busybox:latest")
-        yield d
-        d("rm", "-f", *d("ps", "-aq").stdout.split(), check=False)
 
 
 def test_docker_rename_through_the_api(docker: Docker) -> None:
