@@ -41,11 +41,13 @@ class Record:
         inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
         return f"{type(self).__name__}({inner})"
 
+    def fields(self) -> dict[str, Any]:
+        """Each field's value by name, in field order (not copied: a shallow `asdict`)."""
+        return {n: getattr(self, n) for n in self._fields}
+
     def replace(self, **changes: Any) -> Self:
         """A new record with `changes`, through `__init__` (as `dataclasses.replace`)."""
-        values = {n: getattr(self, n) for n in self._fields}
-        values.update(changes)
-        return type(self)(**values)
+        return type(self)(**{**self.fields(), **changes})
 
 
 class FrozenRecord(Record):

@@ -59,16 +59,14 @@ def requested_ports(req: CreateRequest, info: ImageInfo) -> tuple[list[PortMappi
 
 def opts_json(opts: RunOptions) -> dict[str, Any]:
     """Every field of `opts` (lists and maps copied, mounts as their JSON): what a container stores."""
-    return {
-        "command": list(opts.command),
-        "entrypoint": None if opts.entrypoint is None else list(opts.entrypoint),
-        "env": list(opts.env), "workdir": opts.workdir, "user": opts.user,
-        "group_add": list(opts.group_add), "hostname": opts.hostname, "tty": opts.tty,
-        "interactive": opts.interactive, "read_only": opts.read_only,
-        "cap_add": list(opts.cap_add), "cap_drop": list(opts.cap_drop),
-        "privileged": opts.privileged, "memory": opts.memory, "cpus": opts.cpus, "init": opts.init,
-        "mounts": [m.to_json() for m in opts.mounts], "labels": dict(opts.labels),
-    }  # fmt: skip
+    out: dict[str, Any] = {}
+    for name, value in opts.fields().items():
+        if isinstance(value, list | tuple):
+            value = [m.to_json() for m in value] if name == "mounts" else list(value)
+        elif isinstance(value, dict):
+            value = dict(value)
+        out[name] = value
+    return out
 
 
 def opts_from_json(d: dict[str, Any]) -> RunOptions:

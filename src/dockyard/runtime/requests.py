@@ -22,7 +22,7 @@ class RestartPolicy(FrozenRecord):
 
     def to_json(self) -> dict[str, object]:
         """As a container stores it (read back with `RestartPolicy(**d)`)."""
-        return {"name": self.name, "max_retries": self.max_retries}
+        return self.fields()
 
     def should_restart(self, exit_code: int, restart_count: int, stopped_by_user: bool) -> bool:
         if stopped_by_user or self.name == "no":
